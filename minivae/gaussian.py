@@ -1,0 +1,192 @@
+r"""The diagonal Gaussian pieces of the paper: the reparameterized sampler (Sec. 2.4, eq. 4;
+App. C.2 eq. 10's $z = \mu + \sigma \odot \epsilon$), the analytic KL to the prior (App. B),
+$\log p(z) = \log \mathcal N(z; 0, I)$ and $\log q_\phi(z|x) = \log \mathcal N(z; \mu, \sigma^2 I)$.
+
+One parameterization throughout: ``logvar`` $= \log\sigma^2$, so $\sigma = e^{\frac12 \text{logvar}}$.
+Shapes: ``mu, logvar (M, J)``; noise and samples ``eps, z (M, J)`` or ``(L, M, J)``; per-sample
+log-densities drop the last axis, ``(M,)`` or ``(L, M)``. Every backward returns the
+vector-Jacobian product for an upstream gradient ``dout`` of the output's shape.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .broadcast import sum_to_shape
+
+__all__ = ["LOG_2PI", "SampleCache", "KLCache", "StdNormalCache", "LogNormalCache",
+           "sample_forward", "sample_backward", "kl_forward", "kl_backward",
+           "log_standard_normal_forward", "log_standard_normal_backward",
+           "log_normal_forward", "log_normal_backward", "log_q_forward", "log_q_backward"]
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class SampleCache(NamedTuple):
+    eps: np.ndarray
+    sigma: np.ndarray
+    mu_shape: tuple
+
+
+class KLCache(NamedTuple):
+    mu: np.ndarray
+    var: np.ndarray
+
+
+class StdNormalCache(NamedTuple):
+    z: np.ndarray
+
+
+class LogNormalCache(NamedTuple):
+    diff_over_var: np.ndarray
+    sq_over_var: np.ndarray
+    shapes: tuple
+
+
+def sample_forward(mu, logvar, eps):
+    r"""Reparameterized sample $z = \mu + \sigma \odot \epsilon$, $\sigma = \exp(\tfrac12\,\text{logvar})$ (eq. 4).
+
+    Parameters
+    ----------
+    mu, logvar : ndarray (M, J)
+    eps : ndarray (M, J) or (L, M, J), standard normal noise drawn by the caller
+
+    Returns
+    -------
+    z : ndarray, the shape of ``eps``
+    cache : SampleCache
+    """
+    sigma = np.exp(0.5 * logvar)
+    return mu + sigma * eps, SampleCache(eps, sigma, mu.shape)
+
+
+def sample_backward(dz, cache):
+    r"""Backward of :func:`sample_forward`.
+
+    $\partial z/\partial\mu = 1$ and $\partial z/\partial\,\text{logvar} = \tfrac12 \sigma \epsilon$,
+    summed over the sample axis when there is one.
+
+    Returns
+    -------
+    dmu, dlogvar : ndarray (M, J)
+    """
+    eps, sigma, mu_shape = cache
+    return sum_to_shape(dz, mu_shape), sum_to_shape(0.5 * dz * sigma * eps, mu_shape)
+
+
+def kl_forward(mu, logvar):
+    r"""$D_{KL}(q_\phi(z|x) \,\|\, \mathcal N(0, I))$ per datapoint (App. B).
+
+    $D_{KL} = -\tfrac12 \sum_j \left(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\right)$, so that the
+    paper's eq. (10) reads $-D_{KL} + \frac1L \sum_l \log p_\theta(x|z^{(l)})$.
+
+    Parameters
+    ----------
+    mu, logvar : ndarray (M, J)
+
+    Returns
+    -------
+    kl : ndarray (M,)
+    cache : KLCache
+    """
+    var = np.exp(logvar)
+    kl = -0.5 * np.sum(1.0 + logvar - mu * mu - var, axis=-1)
+    return kl, KLCache(mu, var)
+
+
+def kl_backward(dkl, cache):
+    r"""Backward of :func:`kl_forward`: $\partial D_{KL}/\partial\mu = \mu$,
+    $\partial D_{KL}/\partial\,\text{logvar} = \tfrac12(\sigma^2 - 1)$.
+
+    Parameters
+    ----------
+    dkl : ndarray (M,)
+
+    Returns
+    -------
+    dmu, dlogvar : ndarray (M, J)
+    """
+    mu, var = cache
+    d = dkl[..., None]
+    return d * mu, d * 0.5 * (var - 1.0)
+
+
+def log_standard_normal_forward(z):
+    r"""The prior $\log p_\theta(z) = \log\mathcal N(z; 0, I) = -\tfrac J2\log 2\pi - \tfrac12\|z\|^2$.
+
+    Parameters
+    ----------
+    z : ndarray (..., J)
+
+    Returns
+    -------
+    log_pz : ndarray (...)
+    cache : StdNormalCache
+    """
+    J = z.shape[-1]
+    return -0.5 * (J * LOG_2PI + np.sum(z * z, axis=-1)), StdNormalCache(z)
+
+
+def log_standard_normal_backward(dout, cache):
+    r"""Backward of :func:`log_standard_normal_forward`: $\partial/\partial z = -z$."""
+    return -dout[..., None] * cache.z
+
+
+def log_normal_forward(x, mean, logvar):
+    r"""Diagonal Gaussian log-density summed over the last axis,
+    $\log\mathcal N(x; \mu, \sigma^2 I) = -\tfrac12 \sum_j \left(\log 2\pi + \text{logvar}_j + (x_j - \mu_j)^2 / \sigma_j^2\right)$.
+
+    The inputs broadcast against each other (e.g. ``x (L, M, J)`` against ``mean (M, J)``).
+
+    Returns
+    -------
+    log_density : ndarray, the broadcast shape without its last axis
+    cache : LogNormalCache
+    """
+    diff_over_var = (x - mean) * np.exp(-logvar)
+    sq_over_var = (x - mean) * diff_over_var
+    log_density = -0.5 * np.sum(LOG_2PI + logvar + sq_over_var, axis=-1)
+    shapes = (np.shape(x), np.shape(mean), np.shape(logvar))
+    return log_density, LogNormalCache(diff_over_var, sq_over_var, shapes)
+
+
+def log_normal_backward(dout, cache):
+    r"""Backward of :func:`log_normal_forward`, each input treated as independent.
+
+    $\partial/\partial x = -(x-\mu)/\sigma^2$, $\partial/\partial\mu = (x-\mu)/\sigma^2$,
+    $\partial/\partial\,\text{logvar} = \tfrac12\left((x-\mu)^2/\sigma^2 - 1\right)$,
+    each summed back to its input's shape.
+
+    Returns
+    -------
+    dx, dmean, dlogvar : ndarray, the shapes of ``x``, ``mean`` and ``logvar``
+    """
+    diff_over_var, sq_over_var, (x_shape, mean_shape, logvar_shape) = cache
+    d = dout[..., None]
+    dmean = d * diff_over_var
+    dlogvar = d * 0.5 * (sq_over_var - 1.0)
+    return (sum_to_shape(-dmean, x_shape), sum_to_shape(dmean, mean_shape),
+            sum_to_shape(dlogvar, logvar_shape))
+
+
+def log_q_forward(z, mu, logvar):
+    r"""The approximate posterior $\log q_\phi(z|x) = \log\mathcal N(z; \mu, \sigma^2 I)$ (eq. 6's last term).
+
+    Estimator A needs it; there $z$ itself depends on $\mu$ and logvar through
+    :func:`sample_forward`, and the two paths meet in the caller's accumulation.
+
+    Parameters
+    ----------
+    z : ndarray (M, J) or (L, M, J)
+    mu, logvar : ndarray (M, J)
+
+    Returns
+    -------
+    log_qz : ndarray (M,) or (L, M)
+    cache : LogNormalCache
+    """
+    return log_normal_forward(z, mu, logvar)
+
+
+def log_q_backward(dout, cache):
+    r"""Backward of :func:`log_q_forward`: ``(dz, dmu, dlogvar)``, see :func:`log_normal_backward`."""
+    return log_normal_backward(dout, cache)

@@ -1,0 +1,226 @@
+r"""The variational auto-encoder of the paper's experiments (Sec. 3, App. C).
+
+Notation, stated once: $\phi$ are the recognition model's (encoder's) parameters, the
+``enc.*`` entries of :attr:`VAE.params`; $\theta$ are the generative model's (decoder's)
+parameters, the ``dec.*`` entries. ``mu`` and ``logvar`` $= \log\sigma^2$ are the encoder's
+outputs, ``eps`` the standard normal noise of the reparameterization $z = \mu + \sigma\epsilon$.
+
+**Sign.** The paper maximizes the lower bound $\mathcal L(\theta, \phi; x)$. This code
+reports the bound itself (:meth:`VAE.elbo`) but *minimizes* the loss
+$-\frac1M\sum_i \tilde{\mathcal L}(\theta, \phi; x^{(i)})$ (:meth:`VAE.loss_and_grads`), so
+every gradient it returns is the gradient of that loss.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import check_activation
+from .decoder import (check_decoder, decoder_forward, decoder_loglik_backward,
+                      decoder_loglik_forward, decoder_mean, decoder_shapes)
+from .encoder import encoder_backward, encoder_forward, encoder_shapes
+from .estimators import (check_estimator, sgvb_a_backward, sgvb_a_forward, sgvb_b_backward,
+                         sgvb_b_forward)
+from .gaussian import (kl_backward, kl_forward, log_q_backward, log_q_forward,
+                       log_standard_normal_backward, log_standard_normal_forward, sample_backward,
+                       sample_forward)
+from .validation import as_float_array, check_data, check_eps, check_positive_int
+
+__all__ = ["VAE"]
+
+
+class BoundCache(NamedTuple):
+    estimator: str
+    encoder: tuple
+    sample: tuple
+    loglik: tuple
+    estimate: tuple
+    kl: tuple | None
+    log_pz: tuple | None
+    log_qz: tuple | None
+
+
+class VAE:
+    r"""A VAE with MLP encoder and decoder, trained by AEVB.
+
+    Parameters
+    ----------
+    n_input : int
+        $D$, the number of visible units (784 for MNIST, 560 for Frey Face).
+    n_hidden : int or list of int
+        Hidden layer sizes of the encoder; the decoder mirrors them (paper: 500 for MNIST,
+        200 for Frey Face).
+    n_latent : int
+        $J$, the dimension of $z$.
+    decoder : ``"bernoulli"`` or ``"gaussian"``
+    activation : str
+        Hidden activation: ``tanh`` (paper), ``sigmoid``, ``softplus``, ``relu``, ``identity``.
+    init_std : float
+        Every parameter starts as a draw from $\mathcal N(0, \text{init\_std}^2)$ (paper: 0.01).
+    seed : int or None
+        Seeds the initialization and the noise that :meth:`elbo` draws when given no ``eps``.
+    sigmoid_mean : bool
+        For the Gaussian decoder, squash the mean head with a sigmoid (Frey Face, App. C.2).
+    """
+
+    def __init__(self, n_input, n_hidden=500, n_latent=20, decoder="bernoulli", activation="tanh",
+                 init_std=0.01, seed=None, sigmoid_mean=True):
+        hidden = [n_hidden] if np.isscalar(n_hidden) else list(n_hidden)
+        self.n_input = check_positive_int("n_input", n_input)
+        self.n_hidden = [check_positive_int("n_hidden", h) for h in hidden]
+        self.n_latent = check_positive_int("n_latent", n_latent)
+        self.decoder = check_decoder(decoder)
+        self.activation = check_activation(activation)
+        if not np.isfinite(init_std) or init_std < 0:
+            raise ValueError(f"init_std must be a finite non-negative number, got {init_std}")
+        self.init_std = float(init_std)
+        self.sigmoid_mean = bool(sigmoid_mean)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        shapes = {**encoder_shapes(self.n_input, self.n_hidden, self.n_latent),
+                  **decoder_shapes(self.n_latent, self.n_hidden[::-1], self.n_input, self.decoder)}
+        self.params = {name: self.init_std * self.rng.standard_normal(shape)
+                       for name, shape in shapes.items()}
+
+    def config(self):
+        """The constructor arguments, as a JSON-ready dict (``VAE(**model.config())`` rebuilds it)."""
+        return {"n_input": self.n_input, "n_hidden": list(self.n_hidden), "n_latent": self.n_latent,
+                "decoder": self.decoder, "activation": self.activation, "init_std": self.init_std,
+                "seed": self.seed, "sigmoid_mean": self.sigmoid_mean}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"VAE({args})"
+
+    @property
+    def n_params(self):
+        """The total number of scalar parameters."""
+        return sum(p.size for p in self.params.values())
+
+    # -- the pieces -------------------------------------------------------------------------
+    def _check_X(self, X):
+        return check_data(X, self.n_input, bernoulli=self.decoder == "bernoulli")
+
+    def _decoder_args(self):
+        return len(self.n_hidden), self.activation, self.decoder, self.sigmoid_mean
+
+    def encode(self, X):
+        r"""The parameters of $q_\phi(z|x)$: ``(mu, logvar)``, each ``(M, J)``."""
+        mu, logvar, _ = encoder_forward(self._check_X(X), self.params, len(self.n_hidden),
+                                        self.activation)
+        return mu, logvar
+
+    def decode(self, Z):
+        r"""The mean of $p_\theta(x|z)$ for ``Z (M, J)`` or ``(L, M, J)``: Bernoulli probabilities
+        or the Gaussian mean, shape ``(..., D)``."""
+        Z = self._check_Z(Z)
+        outputs, _ = decoder_forward(Z, self.params, *self._decoder_args())
+        return decoder_mean(outputs)
+
+    def _check_Z(self, Z):
+        Z = as_float_array("Z", Z)
+        if Z.ndim < 2 or Z.shape[-1] != self.n_latent:
+            raise ValueError(f"Z must have shape (M, {self.n_latent}) or (L, M, {self.n_latent}), "
+                             f"got {Z.shape}")
+        return Z
+
+    def log_likelihood(self, X, Z):
+        r"""$\log p_\theta(x|z)$: ``(M,)`` for ``Z (M, J)``, ``(L, M)`` for ``Z (L, M, J)``."""
+        X, Z = self._check_X(X), self._check_Z(Z)
+        if Z.shape[-2] != X.shape[0]:
+            raise ValueError(f"Z has {Z.shape[-2]} rows but X has {X.shape[0]}")
+        log_px_z, _ = decoder_loglik_forward(X, Z, self.params, *self._decoder_args())
+        return log_px_z
+
+    def sample(self, n, rng=None):
+        r"""Draw ``n`` points from the generative model: $z \sim \mathcal N(0, I)$, then the decoder mean.
+
+        Returns
+        -------
+        ndarray (n, D)
+        """
+        rng = self.rng if rng is None else rng
+        return self.decode(rng.standard_normal((check_positive_int("n", n), self.n_latent)))
+
+    # -- the bound and its gradient ---------------------------------------------------------
+    def _bound_forward(self, X, eps, estimator):
+        mu, logvar, enc_cache = encoder_forward(X, self.params, len(self.n_hidden), self.activation)
+        z, sample_cache = sample_forward(mu, logvar, eps)
+        log_px_z, loglik_cache = decoder_loglik_forward(X, z, self.params, *self._decoder_args())
+        if estimator == "B":
+            kl, kl_cache = kl_forward(mu, logvar)
+            bound, est_cache = sgvb_b_forward(log_px_z, kl)
+            return bound, BoundCache("B", enc_cache, sample_cache, loglik_cache, est_cache, kl_cache,
+                                     None, None)
+        log_pz, pz_cache = log_standard_normal_forward(z)
+        log_qz, qz_cache = log_q_forward(z, mu, logvar)
+        bound, est_cache = sgvb_a_forward(log_px_z, log_pz, log_qz)
+        return bound, BoundCache("A", enc_cache, sample_cache, loglik_cache, est_cache, None,
+                                 pz_cache, qz_cache)
+
+    @staticmethod
+    def _bound_backward(dbound, cache):
+        if cache.estimator == "B":
+            dlog_px_z, dkl = sgvb_b_backward(dbound, cache.estimate)
+            dz, grads = decoder_loglik_backward(dlog_px_z, cache.loglik)
+            dmu, dlogvar = kl_backward(dkl, cache.kl)
+        else:
+            dlog_px_z, dlog_pz, dlog_qz = sgvb_a_backward(dbound, cache.estimate)
+            dz, grads = decoder_loglik_backward(dlog_px_z, cache.loglik)
+            dz = dz + log_standard_normal_backward(dlog_pz, cache.log_pz)
+            dz_q, dmu, dlogvar = log_q_backward(dlog_qz, cache.log_qz)
+            dz = dz + dz_q
+        dmu_s, dlogvar_s = sample_backward(dz, cache.sample)
+        grads.update(encoder_backward(dmu + dmu_s, dlogvar + dlogvar_s, cache.encoder))
+        return grads
+
+    def elbo(self, X, eps=None, estimator="B", L=1, rng=None):
+        r"""The SGVB estimate of the lower bound $\tilde{\mathcal L}(\theta, \phi; x^{(i)})$ per datapoint.
+
+        Parameters
+        ----------
+        X : ndarray (M, D)
+        eps : ndarray (M, J) or (L, M, J), optional
+            Standard normal noise; drawn from ``rng`` (default: the model's generator) with
+            ``L`` samples per datapoint when not given.
+        estimator : ``"A"`` (eq. 6) or ``"B"`` (eq. 7)
+
+        Returns
+        -------
+        bound : ndarray (M,), in nats
+        """
+        X = self._check_X(X)
+        eps = self._eps(X, eps, L, rng)
+        bound, _ = self._bound_forward(X, eps, check_estimator(estimator))
+        return bound
+
+    def _eps(self, X, eps, L, rng):
+        if eps is None:
+            rng = self.rng if rng is None else rng
+            eps = rng.standard_normal((check_positive_int("L", L), X.shape[0], self.n_latent))
+        return check_eps(eps, X.shape[0], self.n_latent)
+
+    def loss_and_grads(self, X, eps, estimator="B", validate=True):
+        r"""The loss $-\frac1M \sum_i \tilde{\mathcal L}(\theta, \phi; x^{(i)})$ and its gradient.
+
+        Parameters
+        ----------
+        X : ndarray (M, D)
+        eps : ndarray (M, J) or (L, M, J)
+        estimator : ``"A"`` or ``"B"``
+        validate : bool
+            Check ``X`` and ``eps``; a caller that checked its data once may skip it per step.
+
+        Returns
+        -------
+        loss : float
+        grads : dict with exactly the keys of :attr:`params`
+        """
+        if validate:
+            X = self._check_X(X)
+            eps = check_eps(eps, X.shape[0], self.n_latent)
+        elif eps.ndim == 2:
+            eps = eps[None]
+        bound, cache = self._bound_forward(X, eps, check_estimator(estimator))
+        M = X.shape[0]
+        grads = self._bound_backward(np.full(M, -1.0 / M), cache)
+        return -float(np.mean(bound)), grads

@@ -1,0 +1,118 @@
+r"""Gradient-based optimizers in one shape: ``state = opt.update(params, grads, state)``.
+
+``params`` and ``grads`` are dicts keyed by the full parameter name (``"enc.W1"``, ...);
+``update`` changes the arrays of ``params`` in place, to *decrease* the loss (the negative
+bound), and returns ``state``, a dict keyed by the same names whose values are dicts of
+per-parameter arrays (accumulators, moments, step counts). Pass ``state=None`` on the first
+call. The state holds only arrays, so a checkpoint can store it in ``.npz``.
+"""
+import numpy as np
+
+__all__ = ["Adagrad", "SGD", "Adam", "OPTIMIZERS", "make_optimizer"]
+
+
+class _Optimizer:
+    name = ""
+
+    def __init__(self, lr):
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"the step size lr must be a positive number, got {lr}")
+        self.lr = float(lr)
+
+    def config(self):
+        """Constructor arguments plus ``name``, JSON-ready."""
+        return {"name": self.name, **{k: v for k, v in vars(self).items()}}
+
+    def init_state(self, params):
+        """A fresh state for ``params``."""
+        return {name: self._init_slot(p) for name, p in params.items()}
+
+    def update(self, params, grads, state=None):
+        """Take one step on every entry of ``params`` (in place); return the new ``state``."""
+        if state is None:
+            state = self.init_state(params)
+        if params.keys() != grads.keys():
+            raise ValueError(f"grads keys differ from params keys: {sorted(params.keys() ^ grads.keys())}")
+        for name, p in params.items():
+            self._step(p, grads[name], state[name])
+        return state
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(_Optimizer):
+    r"""Plain stochastic gradient descent, $\theta \leftarrow \theta - \eta g$."""
+    name = "sgd"
+
+    def _init_slot(self, p):
+        return {}
+
+    def _step(self, p, g, slot):
+        p -= self.lr * g
+
+
+class Adagrad(_Optimizer):
+    r"""Adagrad (Duchi, Hazan & Singer 2011) with one global step size $\eta$, as the paper uses it.
+
+    Per entry, $G \leftarrow G + g^2$, then $\theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \delta)$.
+    The accumulator $G$ starts at ``initial_accumulator`` (default 0, as in PyTorch's Adagrad), so
+    the first step moves every entry by about $\eta$ in the direction of $-\text{sign}(g)$; $\delta$
+    (default 1e-10) only guards entries whose gradient has always been exactly zero.
+    The paper picks $\eta$ from {0.01, 0.02, 0.1} (Sec. 5).
+    """
+    name = "adagrad"
+
+    def __init__(self, lr=0.02, delta=1e-10, initial_accumulator=0.0):
+        super().__init__(lr)
+        if delta < 0 or initial_accumulator < 0:
+            raise ValueError("delta and initial_accumulator must be non-negative")
+        self.delta = float(delta)
+        self.initial_accumulator = float(initial_accumulator)
+
+    def _init_slot(self, p):
+        return {"sum_sq": np.full_like(p, self.initial_accumulator)}
+
+    def _step(self, p, g, slot):
+        G = slot["sum_sq"]
+        G += g * g
+        p -= self.lr * g / (np.sqrt(G) + self.delta)
+
+
+class Adam(_Optimizer):
+    r"""Adam (Kingma & Ba 2015) with bias-corrected moments:
+    $m \leftarrow \beta_1 m + (1-\beta_1) g$, $v \leftarrow \beta_2 v + (1-\beta_2) g^2$,
+    $\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$ with
+    $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$."""
+    name = "adam"
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        super().__init__(lr)
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            raise ValueError("beta1 and beta2 must lie in [0, 1)")
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def _init_slot(self, p):
+        return {"m": np.zeros_like(p), "v": np.zeros_like(p), "t": np.zeros((), dtype=np.int64)}
+
+    def _step(self, p, g, slot):
+        slot["t"] += 1
+        t = int(slot["t"])
+        slot["m"] *= self.beta1
+        slot["m"] += (1 - self.beta1) * g
+        slot["v"] *= self.beta2
+        slot["v"] += (1 - self.beta2) * g * g
+        m_hat = slot["m"] / (1 - self.beta1 ** t)
+        v_hat = slot["v"] / (1 - self.beta2 ** t)
+        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (Adagrad, SGD, Adam)}
+
+
+def make_optimizer(name="adagrad", **kwargs):
+    """Build an optimizer by name (``adagrad``, ``sgd``, ``adam``) with its keyword arguments."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](**kwargs)

@@ -1,0 +1,236 @@
+r"""Algorithm 1 of the paper: minibatch AEVB.
+
+::
+
+    θ, φ ← initialize
+    repeat
+        X^M ← random minibatch of M datapoints
+        ε ← L·M samples of p(ε) = N(0, I)
+        g ← ∇_{θ,φ} [ L̃^M(θ, φ; X^M, ε) + log p(θ, φ) ]      (eqs. 7-8 and the weight prior)
+        θ, φ ← update with Adagrad using g
+    until convergence
+
+Per step the code minimizes, per datapoint, $-\frac1M\sum_i \tilde{\mathcal L}(x^{(i)}) - \frac1N \log
+p(\theta, \phi)$: eq. (8) divided by the training-set size $N$, so that the weight prior
+$\mathcal N(0, I)$ is scaled per datapoint. Minibatches are drawn by shuffling the training set
+each epoch and taking ``M`` rows at a time (a last partial batch is dropped).
+"""
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .datasets import binarize, binarize_fixed, check_binarization
+from .estimators import check_estimator
+from .evaluation import mean_bound
+from .optim import Adagrad
+from .prior import log_prior_backward, log_prior_forward
+from .validation import check_data, check_positive_int
+
+__all__ = ["Record", "Callback", "Trainer", "train"]
+
+
+@dataclass
+class Record:
+    """One evaluation: training samples seen, bounds per datapoint (nats), seconds since the start."""
+    samples: int
+    train_bound: float
+    test_bound: float | None
+    wall_time: float
+
+
+class Callback:
+    """Hooks into :meth:`Trainer.run`; subclass and override what you need.
+
+    Set ``trainer.stop = True`` from a hook to end the run after the current step.
+    """
+
+    def on_step(self, trainer, bound):
+        """After every step, with the minibatch's mean bound."""
+
+    def on_eval(self, trainer, record):
+        """After every evaluation, with its :class:`Record`."""
+
+    def on_end(self, trainer):
+        """When :meth:`Trainer.run` returns."""
+
+
+class _FunctionCallback(Callback):
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_eval(self, trainer, record):
+        self.fn(trainer, record)
+
+
+class Trainer:
+    r"""Trains a :class:`~minivae.VAE` with Algorithm 1 and keeps everything needed to resume.
+
+    Parameters
+    ----------
+    model : VAE
+    X_train : ndarray (N, D)
+        Grey values in [0, 1] for a Bernoulli decoder (binarized here as ``binarization`` says),
+        any finite values for a Gaussian one.
+    X_test : ndarray (N_test, D), optional
+    optimizer : default ``Adagrad(lr=0.02)``
+    batch_size : int, $M$ (paper: 100)
+    L : int, samples of $\epsilon$ per datapoint (paper: 1)
+    estimator : ``"B"`` (eq. 7, paper) or ``"A"`` (eq. 6)
+    weight_prior : bool, add $\frac1N \log\mathcal N(\theta, \phi; 0, I)$ (paper: yes)
+    binarization : ``"dynamic"`` (default for a Bernoulli decoder), ``"fixed"`` or ``"none"``
+        (the only choice for a Gaussian decoder). Evaluation always scores a fixed, seeded
+        binarization of the test set and of the training subset unless this is ``"none"``.
+    seed : int, optional
+        Seeds minibatch order, noise and dynamic binarization; the same seed gives the
+        same history bit for bit.
+    eval_train_size : int
+        The train bound is computed on this many training rows, a fixed random subset.
+    eval_L : int, samples per datapoint when evaluating
+    callbacks : list of :class:`Callback` or functions ``f(trainer, record)``
+    """
+
+    def __init__(self, model, X_train, X_test=None, optimizer=None, batch_size=100, L=1,
+                 estimator="B", weight_prior=True, binarization=None, seed=None,
+                 eval_train_size=10_000, eval_L=1, callbacks=()):
+        bernoulli = model.decoder == "bernoulli"
+        binarization = ("dynamic" if bernoulli else "none") if binarization is None else binarization
+        if check_binarization(binarization) != "none" and not bernoulli:
+            raise ValueError("binarization applies to the Bernoulli decoder only; use 'none'")
+        self.model = model
+        self.X_train = check_data(X_train, model.n_input, bernoulli, name="X_train")
+        self.X_test = None if X_test is None else check_data(X_test, model.n_input, bernoulli,
+                                                             name="X_test")
+        self.optimizer = Adagrad(lr=0.02) if optimizer is None else optimizer
+        self.batch_size = min(check_positive_int("batch_size", batch_size), len(self.X_train))
+        self.L = check_positive_int("L", L)
+        self.estimator = check_estimator(estimator)
+        self.weight_prior = bool(weight_prior)
+        self.binarization = binarization
+        self.seed = seed
+        self.eval_L = check_positive_int("eval_L", eval_L)
+        self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
+        self.rng = np.random.default_rng(seed)
+        self.opt_state = None
+        self.samples = 0
+        self.wall_time = 0.0
+        self.history = []
+        self.perm = np.zeros(0, dtype=np.int64)
+        self.pos = 0
+        self.stop = False
+        self._prepare_eval_sets(check_positive_int("eval_train_size", eval_train_size))
+
+    def _prepare_eval_sets(self, eval_train_size):
+        n = len(self.X_train)
+        subset = np.sort(np.random.default_rng(0).permutation(n)[:min(eval_train_size, n)])
+        self._eval_train = self._fixed(self.X_train[subset])
+        self._eval_test = None if self.X_test is None else self._fixed(self.X_test)
+        if self.binarization == "fixed":
+            self.X_train = binarize_fixed(self.X_train)
+
+    def _fixed(self, X):
+        return X if self.binarization == "none" else binarize_fixed(X)
+
+    def config(self):
+        """Training settings, JSON-ready (what a checkpoint stores)."""
+        return {"batch_size": self.batch_size, "L": self.L, "estimator": self.estimator,
+                "weight_prior": self.weight_prior, "binarization": self.binarization,
+                "seed": self.seed, "eval_L": self.eval_L, "n_train": len(self.X_train)}
+
+    # -- one step of Algorithm 1 ------------------------------------------------------------
+    def _next_batch(self):
+        if self.pos + self.batch_size > len(self.perm):
+            self.perm = self.rng.permutation(len(self.X_train))
+            self.pos = 0
+        idx = self.perm[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        X = self.X_train[idx]
+        return binarize(X, self.rng) if self.binarization == "dynamic" else X
+
+    def step(self):
+        """One minibatch update; returns the minibatch's mean bound (nats per datapoint)."""
+        model = self.model
+        X = self._next_batch()
+        eps = self.rng.standard_normal((self.L, len(X), model.n_latent))
+        loss, grads = model.loss_and_grads(X, eps, self.estimator, validate=False)
+        if self.weight_prior:
+            _, prior_cache = log_prior_forward(model.params)
+            for name, g in log_prior_backward(-1.0 / len(self.X_train), prior_cache).items():
+                grads[name] += g
+        self._check_finite(loss, grads)
+        self.opt_state = self.optimizer.update(model.params, grads, self.opt_state)
+        self.samples += len(X)
+        return -loss
+
+    def _check_finite(self, loss, grads):
+        bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
+        if not np.isfinite(loss) or bad:
+            raise FloatingPointError(
+                f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} after "
+                f"{self.samples} samples (tensors: {', '.join(bad) or 'none'}); "
+                f"try a smaller step size than lr={self.optimizer.lr}")
+
+    # -- evaluation and the loop ------------------------------------------------------------
+    def evaluate(self):
+        """Append and return a :class:`Record` of the current train and test bound per datapoint."""
+        kwargs = {"L": self.eval_L, "estimator": self.estimator}
+        seed = 0 if self.seed is None else self.seed
+        train = mean_bound(self.model, self._eval_train, rng=np.random.default_rng([seed, 1]), **kwargs)
+        test = None if self._eval_test is None else mean_bound(
+            self.model, self._eval_test, rng=np.random.default_rng([seed, 2]), **kwargs)
+        record = Record(self.samples, train, test, self.wall_time)
+        self.history.append(record)
+        for c in self.callbacks:
+            c.on_eval(self, record)
+        return record
+
+    def run(self, samples, eval_every=None):
+        """Train until ``samples`` training samples have been seen in total (across resumes).
+
+        Parameters
+        ----------
+        samples : int, the total budget of training samples (paper's Fig. 2 x-axis)
+        eval_every : int, evaluate after every this many samples (default: a twentieth of the
+            budget); there is always an evaluation at the start and at the end.
+
+        Returns
+        -------
+        list of :class:`Record`, the whole history
+        """
+        samples = int(samples)
+        if samples < 0:
+            raise ValueError(f"samples must be non-negative, got {samples}")
+        eval_every = max(samples // 20, self.batch_size) if eval_every is None else int(eval_every)
+        check_positive_int("eval_every", eval_every)
+        self.stop = False
+        start = time.perf_counter() - self.wall_time
+        if not self.history:
+            self.evaluate()
+        next_eval = (self.samples // eval_every + 1) * eval_every
+        while self.samples < samples and not self.stop:
+            bound = self.step()
+            self.wall_time = time.perf_counter() - start
+            for c in self.callbacks:
+                c.on_step(self, bound)
+            if self.samples >= next_eval:
+                self.evaluate()
+                next_eval = (self.samples // eval_every + 1) * eval_every
+        if self.history[-1].samples != self.samples:
+            self.evaluate()
+        for c in self.callbacks:
+            c.on_end(self)
+        return self.history
+
+    def history_dicts(self):
+        """The history as a list of plain dicts (what ``history.json`` holds)."""
+        return [asdict(r) for r in self.history]
+
+
+def train(model, X_train, X_test=None, samples=1_000_000, eval_every=None, **kwargs):
+    """Run Algorithm 1 on ``model`` for ``samples`` training samples; return the :class:`Trainer`.
+
+    Keyword arguments go to :class:`Trainer`; ``trainer.history`` holds the records.
+    """
+    trainer = Trainer(model, X_train, X_test, **kwargs)
+    trainer.run(samples, eval_every=eval_every)
+    return trainer
