@@ -118,11 +118,12 @@ class Trainer:
         self.perm = np.zeros(0, dtype=np.int64)
         self.pos = 0
         self.stop = False
-        self._prepare_eval_sets(check_positive_int("eval_train_size", eval_train_size))
+        self.eval_train_size = check_positive_int("eval_train_size", eval_train_size)
+        self._prepare_eval_sets()
 
-    def _prepare_eval_sets(self, eval_train_size):
+    def _prepare_eval_sets(self):
         n = len(self.X_train)
-        subset = np.sort(np.random.default_rng(0).permutation(n)[:min(eval_train_size, n)])
+        subset = np.sort(np.random.default_rng(0).permutation(n)[:min(self.eval_train_size, n)])
         self._eval_train = self._fixed(self.X_train[subset])
         self._eval_test = None if self.X_test is None else self._fixed(self.X_test)
         if self.binarization == "fixed":
@@ -135,7 +136,8 @@ class Trainer:
         """Training settings, JSON-ready (what a checkpoint stores)."""
         return {"batch_size": self.batch_size, "L": self.L, "estimator": self.estimator,
                 "weight_prior": self.weight_prior, "binarization": self.binarization,
-                "seed": self.seed, "eval_L": self.eval_L, "n_train": len(self.X_train)}
+                "seed": self.seed, "eval_L": self.eval_L, "eval_train_size": self.eval_train_size,
+                "n_train": len(self.X_train)}
 
     # -- one step of Algorithm 1 ------------------------------------------------------------
     def _next_batch(self):

@@ -1,0 +1,103 @@
+r"""Turn grey values in $[0, 1]$ into binary data for the Bernoulli decoder.
+
+The Bernoulli decoder of the paper (App. C.1) models each pixel as a coin
+with $P(x_d = 1) = y_d$. Three ways to feed it grey-valued MNIST are in use:
+
+``"dynamic"``
+    Draw a fresh Bernoulli sample $b_d \sim \mathrm{Bernoulli}(x_d)$ of every
+    minibatch each time it is used (:func:`binarize` with the training
+    generator). The model never sees the same binary image twice, which acts
+    as data augmentation. **The default for training.**
+``"fixed"``
+    Binarize once with a fixed seed (:func:`binarize_fixed`,
+    :data:`FIXED_BINARIZATION_SEED`), so that every evaluation scores the very
+    same binary images. **The default for test sets.**
+``"none"``
+    Use the grey values themselves as Bernoulli targets. The cross-entropy
+    $x \log y + (1 - x)\log(1 - y)$ is still defined, but it is not the
+    log-likelihood of a discrete distribution, so bounds computed this way
+    are not comparable with bounds on binarized data.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+BINARIZATIONS = ("dynamic", "fixed", "none")
+"""Valid binarization modes, see the module docstring."""
+
+FIXED_BINARIZATION_SEED = 123
+"""Default seed of :func:`binarize_fixed`."""
+
+
+def check_binarization(mode: str) -> str:
+    """Return ``mode`` if it is one of :data:`BINARIZATIONS`, else raise ValueError listing them."""
+    if not isinstance(mode, str) or mode not in BINARIZATIONS:
+        raise ValueError(f"unknown binarization {mode!r}; valid options are "
+                         f"{', '.join(map(repr, BINARIZATIONS))}")
+    return mode
+
+
+def _check_probabilities(X) -> np.ndarray:
+    """``X`` as a float64 array, after checking it is finite and inside [0, 1]."""
+    X = np.asarray(X, dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise ValueError("binarize: X contains NaN or infinite values")
+    if X.size and (X.min() < 0.0 or X.max() > 1.0):
+        raise ValueError(f"binarize: X must lie in [0, 1], got values in "
+                         f"[{X.min():g}, {X.max():g}]")
+    return X
+
+
+def binarize(X, rng: np.random.Generator) -> np.ndarray:
+    r"""Sample binary data with $P(b = 1) = X$, elementwise.
+
+    $b = [u < X]$ with $u \sim \mathcal{U}[0, 1)$ drawn from ``rng``, so a
+    pixel of 0 is always 0 and a pixel of 1 is always 1.
+
+    Parameters
+    ----------
+    X : array_like, float, shape (M, D) (any shape works)
+        Probabilities, finite and inside [0, 1], e.g. grey values from
+        :func:`~minivae.datasets.load_mnist`.
+    rng : numpy.random.Generator
+        Source of the uniforms; it is advanced by ``X.size`` draws.
+
+    Returns
+    -------
+    numpy.ndarray, float64, same shape as X
+        Entries 0.0 or 1.0.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has NaN, infinite or out-of-range values.
+    TypeError
+        If ``rng`` is not a :class:`numpy.random.Generator`.
+    """
+    X = _check_probabilities(X)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return (rng.random(X.shape) < X).astype(np.float64)
+
+
+def binarize_fixed(X, seed: int = FIXED_BINARIZATION_SEED) -> np.ndarray:
+    r"""One reproducible binarization of ``X``: ``binarize(X, default_rng(seed))``.
+
+    The same ``X`` and ``seed`` always give the same result. Binarize a whole
+    evaluation set in one call and slice afterwards: binarizing a subset on
+    its own draws different uniforms, hence different bits.
+
+    Parameters
+    ----------
+    X : array_like, float, shape (M, D)
+        Probabilities, finite and inside [0, 1].
+    seed : int
+        Seed for :func:`numpy.random.default_rng`; default
+        :data:`FIXED_BINARIZATION_SEED` (123).
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (M, D)
+        Entries 0.0 or 1.0.
+    """
+    return binarize(X, np.random.default_rng(seed))
