@@ -64,7 +64,11 @@ def save(directory, model, trainer=None, extra=None):
                            "has_opt_state": trainer.opt_state is not None,
                            "rng_state": trainer.rng.bit_generator.state,
                            "history": [asdict(r) for r in trainer.history]}
-    _atomic_write(directory / "checkpoint.npz", lambda p: np.savez(open(p, "wb"), **arrays))
+    def write_npz(path):
+        with open(path, "wb") as f:  # a file object, so that savez does not append ".npz"
+            np.savez(f, **arrays)
+
+    _atomic_write(directory / "checkpoint.npz", write_npz)
     text = json.dumps(meta, indent=1)
     _atomic_write(directory / "checkpoint.json", lambda p: p.write_text(text))
     return directory
@@ -76,7 +80,8 @@ def load(directory):
     Returns
     -------
     Checkpoint
-        ``model`` with the saved parameters; ``optimizer``/``opt_state``/``trainer`` are
+        ``model`` with the saved parameters (its own generator, used by ``elbo`` when given no
+        ``eps``, restarts from the model's seed; the trainer's generator is restored exactly); ``optimizer``/``opt_state``/``trainer`` are
         ``None`` for a model saved without a trainer.
     """
     directory = Path(directory)
@@ -85,8 +90,8 @@ def load(directory):
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {directory}: {path.name} is missing")
     meta = json.loads(json_path.read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{json_path} is not a {FORMAT} file (format={meta.get('format')!r})")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{json_path} is not a {FORMAT} file")
     with np.load(npz_path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     model = VAE(**meta["model"])

@@ -46,6 +46,9 @@ class SGD(_Optimizer):
     r"""Plain stochastic gradient descent, $\theta \leftarrow \theta - \eta g$."""
     name = "sgd"
 
+    def __init__(self, lr=0.01):
+        super().__init__(lr)
+
     def _init_slot(self, p):
         return {}
 

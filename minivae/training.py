@@ -102,6 +102,9 @@ class Trainer:
         self.X_test = None if X_test is None else check_data(X_test, model.n_input, bernoulli,
                                                              name="X_test")
         self.optimizer = Adagrad(lr=0.02) if optimizer is None else optimizer
+        if not callable(getattr(self.optimizer, "update", None)):
+            raise TypeError(f"optimizer must have an update(params, grads, state) method, got "
+                            f"{optimizer!r}; build one with minivae.optim.make_optimizer(name)")
         self.batch_size = min(check_positive_int("batch_size", batch_size), len(self.X_train))
         self.L = check_positive_int("L", L)
         self.estimator = check_estimator(estimator)
@@ -122,12 +125,14 @@ class Trainer:
         self._prepare_eval_sets()
 
     def _prepare_eval_sets(self):
-        n = len(self.X_train)
-        subset = np.sort(np.random.default_rng(0).permutation(n)[:min(self.eval_train_size, n)])
-        self._eval_train = self._fixed(self.X_train[subset])
-        self._eval_test = None if self.X_test is None else self._fixed(self.X_test)
         if self.binarization == "fixed":
             self.X_train = binarize_fixed(self.X_train)
+        n = len(self.X_train)
+        subset = np.sort(np.random.default_rng(0).permutation(n)[:min(self.eval_train_size, n)])
+        self._eval_train = self.X_train[subset]
+        if self.binarization == "dynamic":
+            self._eval_train = binarize_fixed(self._eval_train)
+        self._eval_test = None if self.X_test is None else self._fixed(self.X_test)
 
     def _fixed(self, X):
         return X if self.binarization == "none" else binarize_fixed(X)
