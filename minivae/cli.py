@@ -105,9 +105,9 @@ def _evaluate(args):
         print(json.dumps(result, indent=1))
     else:
         for split in ("train", "test"):
+            data = "grey values" if binarization == "none" else "fixed seeded binarization"
             print(f"{split:5s} bound per datapoint: {result[f'{split}_bound']:.3f} nats "
-                  f"(N={result[f'n_{split}']}, estimator {args.estimator}, L={args.L}, "
-                  f"{binarization} binarization)")
+                  f"(N={result[f'n_{split}']}, estimator {args.estimator}, L={args.L}, {data})")
     return 0
 
 
