@@ -87,6 +87,11 @@ def sgvb_b_backward(dbound, cache):
     return dlog_px_z, -dbound
 
 
+class MinibatchCache(NamedTuple):
+    M: int
+    N: int
+
+
 def minibatch_forward(bounds, N):
     r"""The minibatch estimator of the full-dataset bound (eq. 8):
     $\tilde{\mathcal L}^M(\theta, \phi; X^M) = \frac NM \sum_{i=1}^M \tilde{\mathcal L}(\theta, \phi; x^{(i)})$.
@@ -98,19 +103,20 @@ def minibatch_forward(bounds, N):
 
     Returns
     -------
-    float
+    estimate : float
+    cache : MinibatchCache
     """
     M = bounds.shape[0]
     if M == 0:
         raise ValueError("the minibatch is empty")
-    return float(N / M * np.sum(bounds))
+    return float(N / M * np.sum(bounds)), MinibatchCache(M, N)
 
 
-def minibatch_backward(dout, M, N):
+def minibatch_backward(dout, cache):
     r"""Backward of :func:`minibatch_forward`: every datapoint's bound gets ``dout * N / M``.
 
     Returns
     -------
     dbounds : ndarray (M,)
     """
-    return np.full(M, dout * N / M)
+    return np.full(cache.M, dout * cache.N / cache.M)

@@ -29,7 +29,7 @@ class SampleCache(NamedTuple):
 
 class KLCache(NamedTuple):
     mu: np.ndarray
-    var: np.ndarray
+    var_minus_1: np.ndarray
 
 
 class StdNormalCache(NamedTuple):
@@ -77,7 +77,10 @@ def kl_forward(mu, logvar):
     r"""$D_{KL}(q_\phi(z|x) \,\|\, \mathcal N(0, I))$ per datapoint (App. B).
 
     $D_{KL} = -\tfrac12 \sum_j \left(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\right)$, so that the
-    paper's eq. (10) reads $-D_{KL} + \frac1L \sum_l \log p_\theta(x|z^{(l)})$.
+    paper's eq. (10) reads $-D_{KL} + \frac1L \sum_l \log p_\theta(x|z^{(l)})$. It is computed as
+    $\tfrac12 \sum_j \left(\mu_j^2 + \operatorname{expm1}(\text{logvar}_j) - \text{logvar}_j\right)$:
+    near the prior, $1 + \text{logvar} - e^{\text{logvar}}$ cancels catastrophically and could
+    even come out negative, while each term here is non-negative.
 
     Parameters
     ----------
@@ -88,9 +91,9 @@ def kl_forward(mu, logvar):
     kl : ndarray (M,)
     cache : KLCache
     """
-    var = np.exp(logvar)
-    kl = -0.5 * np.sum(1.0 + logvar - mu * mu - var, axis=-1)
-    return kl, KLCache(mu, var)
+    var_minus_1 = np.expm1(logvar)
+    kl = 0.5 * np.sum(mu * mu + (var_minus_1 - logvar), axis=-1)
+    return kl, KLCache(mu, var_minus_1)
 
 
 def kl_backward(dkl, cache):
@@ -105,9 +108,9 @@ def kl_backward(dkl, cache):
     -------
     dmu, dlogvar : ndarray (M, J)
     """
-    mu, var = cache
+    mu, var_minus_1 = cache
     d = dkl[..., None]
-    return d * mu, d * 0.5 * (var - 1.0)
+    return d * mu, d * 0.5 * var_minus_1
 
 
 def log_standard_normal_forward(z):

@@ -123,3 +123,75 @@ def same_shape_arrays(n: int, shape=None, elements: st.SearchStrategy[float] | N
 def seeds() -> st.SearchStrategy[int]:
     """Seeds for ``np.random.default_rng(seed)`` (a failing seed is printed and reproducible)."""
     return st.integers(min_value=0, max_value=2**32 - 1)
+
+
+# ----------------------------------------------------------------------------
+# Inputs whose true vector-Jacobian product is bounded away from zero
+# ----------------------------------------------------------------------------
+#
+# A gradient check at the ladder's 1e-7 fails spuriously on an entry whose true
+# VJP is close to zero (see the module docstring). For ops that sum over an axis
+# (the feature axis of a log-density, the sample axis L of a broadcast, the batch
+# axis of a weight gradient) random signs make such cancellations common: with
+# plain Gaussian inputs about one depth-2 MLP check in five fails at 1e-7 although
+# the backward is right. The strategies below draw magnitudes bounded away from
+# zero and give the signs a structure that keeps every term of each such sum of
+# one sign, so that every entry of the VJP is bounded away from zero. Signs still
+# vary between entries, so sign and transpose errors in a backward are caught.
+
+
+def magnitudes(shape, low: float = 0.5, high: float = 2.0):
+    """Positive float64 arrays with entries in ``[low, high]``."""
+    return finite_arrays(shape, floats(low, high))
+
+
+def signed_arrays(shape, low: float = 0.5, high: float = 2.0):
+    """float64 arrays whose entries have magnitude in ``[low, high]`` and either sign."""
+    return finite_arrays(shape, nonzero_floats(low, high))
+
+
+def sign_arrays(shape):
+    """float64 arrays of ``-1.0`` and ``+1.0``."""
+    return hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0]))
+
+
+@st.composite
+def log_normal_inputs(draw, broadcast: str = "none", max_L: int = 3, max_M: int = 4, max_J: int = 4):
+    r"""``(x, mean, logvar, dout)`` for a VJP check of a diagonal Gaussian log-density.
+
+    Parameters
+    ----------
+    broadcast : ``"none"``, ``"x"`` or ``"params"``
+        Which arguments carry a leading sample axis ``L``: none (all ``(M, J)``,
+        ``dout (M,)``); ``"x"``, as in :math:`\log q(z|x)` with ``z (L, M, J)`` against
+        ``mu, logvar (M, J)``; ``"params"``, as in the Gaussian decoder with ``x (M, D)``
+        against ``mean, logvar (L, M, D)``. ``dout`` has the broadcast shape minus its
+        last axis.
+
+    Every entry of the VJP is bounded away from zero: ``|x - mean|`` and
+    ``r = (x - mean)^2 / var`` are drawn, with ``r`` in ``[0.15, 0.6]`` or ``[1.6, 3]`` so that
+    ``d/dlogvar = (r - 1) / 2`` is too; the sign of ``x - mean``, the side of ``r`` and the
+    sign of ``dout`` are shared along the sample axis, which the backward sums over.
+    """
+    if broadcast not in ("none", "x", "params"):
+        raise ValueError(f"broadcast must be 'none', 'x' or 'params', got {broadcast!r}")
+    L = 1 if broadcast == "none" else draw(dims(max_L))
+    M, J = draw(dims(max_M)), draw(dims(max_J))
+    small, big = (M, J), (L, M, J)
+    diff_sign = draw(sign_arrays(small))
+    above = draw(hnp.arrays(np.bool_, small))
+    ratio = np.where(above, draw(magnitudes(big, 1.6, 3.0)), draw(magnitudes(big, 0.15, 0.6)))
+    logvar = draw(finite_arrays(big if broadcast == "params" else small, floats(-1.0, 1.0)))
+    diff = diff_sign * np.sqrt(ratio * np.exp(logvar))  # (L, M, J)
+    dout = draw(sign_arrays((M,))) * draw(magnitudes((L, M)))
+    if broadcast == "none":
+        mean = draw(finite_arrays(small))
+        return mean + diff[0], mean, logvar, dout[0]
+    if broadcast == "x":
+        mean = draw(finite_arrays(small))
+        return mean + diff, mean, logvar, dout
+    x = draw(finite_arrays(small, floats(0.0, 1.0)))
+    return x, x - diff, logvar, dout
+
+
+__all__ += ["log_normal_inputs", "magnitudes", "sign_arrays", "signed_arrays"]
