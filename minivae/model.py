@@ -20,6 +20,7 @@ from .decoder import (check_decoder, decoder_forward, decoder_loglik_backward,
 from .encoder import encoder_backward, encoder_forward, encoder_shapes
 from .estimators import (check_estimator, sgvb_a_backward, sgvb_a_forward, sgvb_b_backward,
                          sgvb_b_forward)
+from .fastpath import FastPath
 from .gaussian import (kl_backward, kl_forward, log_q_backward, log_q_forward,
                        log_standard_normal_backward, log_standard_normal_forward, sample_backward,
                        sample_forward)
@@ -60,11 +61,18 @@ class VAE:
         Seeds the initialization and the noise that :meth:`elbo` draws when given no ``eps``.
     sigmoid_mean : bool
         For the Gaussian decoder, squash the mean head with a sigmoid (Frey Face, App. C.2).
+    dtype : ``"float64"`` (default; the only precision for gradient checks) or ``"float32"``
+        (a speed option). Initial values are drawn in float64 and rounded.
     """
 
     def __init__(self, n_input, n_hidden=500, n_latent=20, decoder="bernoulli", activation="tanh",
-                 init_std=0.01, seed=None, sigmoid_mean=True):
+                 init_std=0.01, seed=None, sigmoid_mean=True, dtype="float64"):
         hidden = [n_hidden] if np.isscalar(n_hidden) else list(n_hidden)
+        if not hidden:
+            raise ValueError("n_hidden must name at least one hidden layer")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
         self.n_input = check_positive_int("n_input", n_input)
         self.n_hidden = [check_positive_int("n_hidden", h) for h in hidden]
         self.n_latent = check_positive_int("n_latent", n_latent)
@@ -78,18 +86,26 @@ class VAE:
         self.rng = np.random.default_rng(seed)
         shapes = {**encoder_shapes(self.n_input, self.n_hidden, self.n_latent),
                   **decoder_shapes(self.n_latent, self.n_hidden[::-1], self.n_input, self.decoder)}
-        self.params = {name: self.init_std * self.rng.standard_normal(shape)
+        self.params = {name: (self.init_std * self.rng.standard_normal(shape)).astype(self.dtype)
                        for name, shape in shapes.items()}
+        self._fastpath = None
 
     def config(self):
         """The constructor arguments, as a JSON-ready dict (``VAE(**model.config())`` rebuilds it)."""
         return {"n_input": self.n_input, "n_hidden": list(self.n_hidden), "n_latent": self.n_latent,
                 "decoder": self.decoder, "activation": self.activation, "init_std": self.init_std,
-                "seed": self.seed, "sigmoid_mean": self.sigmoid_mean}
+                "seed": self.seed, "sigmoid_mean": self.sigmoid_mean, "dtype": self.dtype.name}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"VAE({args})"
+
+    @property
+    def fastpath(self):
+        """The fused, allocation-free estimator-B path (:class:`minivae.fastpath.FastPath`)."""
+        if self._fastpath is None:
+            self._fastpath = FastPath(self)
+        return self._fastpath
 
     @property
     def n_params(self):
@@ -98,7 +114,7 @@ class VAE:
 
     # -- the pieces -------------------------------------------------------------------------
     def _check_X(self, X):
-        return check_data(X, self.n_input, bernoulli=self.decoder == "bernoulli")
+        return check_data(X, self.n_input, bernoulli=self.decoder == "bernoulli", dtype=self.dtype)
 
     def _decoder_args(self):
         return len(self.n_hidden), self.activation, self.decoder, self.sigmoid_mean
@@ -117,7 +133,7 @@ class VAE:
         return decoder_mean(outputs)
 
     def _check_Z(self, Z):
-        Z = as_float_array("Z", Z)
+        Z = as_float_array("Z", Z, self.dtype)
         if Z.ndim < 2 or Z.shape[-1] != self.n_latent:
             raise ValueError(f"Z must have shape (M, {self.n_latent}) or (L, M, {self.n_latent}), "
                              f"got {Z.shape}")
@@ -130,6 +146,10 @@ class VAE:
             raise ValueError(f"Z has {Z.shape[-2]} rows but X has {X.shape[0]}")
         log_px_z, _ = decoder_loglik_forward(X, Z, self.params, *self._decoder_args())
         return log_px_z
+
+    def draw_eps(self, rng, shape):
+        r"""Noise for the reparameterization: $\epsilon \sim \mathcal N(0, I)$ of ``shape``, in the model's dtype."""
+        return rng.standard_normal(shape, dtype=self.dtype)
 
     def sample(self, n, rng=None):
         r"""Draw ``n`` points from the generative model: $z \sim \mathcal N(0, I)$, then the decoder mean.
@@ -196,8 +216,8 @@ class VAE:
     def _eps(self, X, eps, L, rng):
         if eps is None:
             rng = self.rng if rng is None else rng
-            eps = rng.standard_normal((check_positive_int("L", L), X.shape[0], self.n_latent))
-        return check_eps(eps, X.shape[0], self.n_latent)
+            eps = self.draw_eps(rng, (check_positive_int("L", L), X.shape[0], self.n_latent))
+        return check_eps(eps, X.shape[0], self.n_latent, self.dtype)
 
     def loss_and_grads(self, X, eps, estimator="B", validate=True):
         r"""The loss $-\frac1M \sum_i \tilde{\mathcal L}(\theta, \phi; x^{(i)})$ and its gradient.
@@ -217,7 +237,7 @@ class VAE:
         """
         if validate:
             X = self._check_X(X)
-            eps = check_eps(eps, X.shape[0], self.n_latent)
+            eps = check_eps(eps, X.shape[0], self.n_latent, self.dtype)
         elif eps.ndim == 2:
             eps = eps[None]
         bound, cache = self._bound_forward(X, eps, check_estimator(estimator))

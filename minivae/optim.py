@@ -5,10 +5,23 @@ r"""Gradient-based optimizers in one shape: ``state = opt.update(params, grads, 
 bound), and returns ``state``, a dict keyed by the same names whose values are dicts of
 per-parameter arrays (accumulators, moments, step counts). Pass ``state=None`` on the first
 call. The state holds only arrays, so a checkpoint can store it in ``.npz``.
+
+``update(..., decay=c)`` steps on ``grads + c * params`` without forming that sum: the trainer
+folds the weight prior's gradient ($\theta / N$) into the update this way. Each update is one
+in-place kernel per tensor (:mod:`minivae.kernels`), on the active backend.
 """
 import numpy as np
 
+from . import kernels
+
 __all__ = ["Adagrad", "SGD", "Adam", "OPTIMIZERS", "make_optimizer"]
+
+
+def _flat_view(a, name):
+    """``a`` as a 1-D view that an in-place kernel can write through."""
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be a C-contiguous array to be updated in place")
+    return a.reshape(-1)
 
 
 class _Optimizer:
@@ -27,14 +40,16 @@ class _Optimizer:
         """A fresh state for ``params``."""
         return {name: self._init_slot(p) for name, p in params.items()}
 
-    def update(self, params, grads, state=None):
-        """Take one step on every entry of ``params`` (in place); return the new ``state``."""
+    def update(self, params, grads, state=None, decay=0.0):
+        """Take one step on every entry of ``params`` (in place) along ``grads + decay * params``;
+        return the new ``state``."""
         if state is None:
             state = self.init_state(params)
         if params.keys() != grads.keys():
             raise ValueError(f"grads keys differ from params keys: {sorted(params.keys() ^ grads.keys())}")
         for name, p in params.items():
-            self._step(p, grads[name], state[name])
+            slots = {slot: _flat_view(a, f"state[{name!r}][{slot!r}]") for slot, a in state[name].items()}
+            self._step(_flat_view(p, name), np.ravel(grads[name]), slots, float(decay))
         return state
 
     def __repr__(self):
@@ -52,8 +67,8 @@ class SGD(_Optimizer):
     def _init_slot(self, p):
         return {}
 
-    def _step(self, p, g, slot):
-        p -= self.lr * g
+    def _step(self, p, g, slot, decay):
+        kernels.sgd(p, g, self.lr, decay)
 
 
 class Adagrad(_Optimizer):
@@ -77,10 +92,8 @@ class Adagrad(_Optimizer):
     def _init_slot(self, p):
         return {"sum_sq": np.full_like(p, self.initial_accumulator)}
 
-    def _step(self, p, g, slot):
-        G = slot["sum_sq"]
-        G += g * g
-        p -= self.lr * g / (np.sqrt(G) + self.delta)
+    def _step(self, p, g, slot, decay):
+        kernels.adagrad(p, g, slot["sum_sq"], self.lr, self.delta, decay)
 
 
 class Adam(_Optimizer):
@@ -99,16 +112,11 @@ class Adam(_Optimizer):
     def _init_slot(self, p):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p), "t": np.zeros((), dtype=np.int64)}
 
-    def _step(self, p, g, slot):
+    def _step(self, p, g, slot, decay):
         slot["t"] += 1
-        t = int(slot["t"])
-        slot["m"] *= self.beta1
-        slot["m"] += (1 - self.beta1) * g
-        slot["v"] *= self.beta2
-        slot["v"] += (1 - self.beta2) * g * g
-        m_hat = slot["m"] / (1 - self.beta1 ** t)
-        v_hat = slot["v"] / (1 - self.beta2 ** t)
-        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
+        t = int(slot["t"][0])
+        kernels.adam(p, g, slot["m"], slot["v"], self.lr, self.beta1, self.beta2, self.epsilon,
+                     1.0 - self.beta1 ** t, 1.0 - self.beta2 ** t, decay)
 
 
 OPTIMIZERS = {cls.name: cls for cls in (Adagrad, SGD, Adam)}

@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .datasets import binarize, binarize_fixed, check_binarization
+from . import kernels
+from .datasets import binarize_fixed, check_binarization
 from .estimators import check_estimator
 from .evaluation import mean_bound
 from .optim import Adagrad
-from .prior import log_prior_backward, log_prior_forward
 from .validation import check_data, check_positive_int
 
 __all__ = ["Record", "Callback", "Trainer", "train"]
@@ -98,9 +98,10 @@ class Trainer:
         if check_binarization(binarization) != "none" and not bernoulli:
             raise ValueError("binarization applies to the Bernoulli decoder only; use 'none'")
         self.model = model
-        self.X_train = check_data(X_train, model.n_input, bernoulli, name="X_train")
+        self.dtype = next(iter(model.params.values())).dtype
+        self.X_train = check_data(X_train, model.n_input, bernoulli, "X_train", self.dtype)
         self.X_test = None if X_test is None else check_data(X_test, model.n_input, bernoulli,
-                                                             name="X_test")
+                                                             "X_test", self.dtype)
         self.optimizer = Adagrad(lr=0.02) if optimizer is None else optimizer
         if not callable(getattr(self.optimizer, "update", None)):
             raise TypeError(f"optimizer must have an update(params, grads, state) method, got "
@@ -123,19 +124,22 @@ class Trainer:
         self.stop = False
         self.eval_train_size = check_positive_int("eval_train_size", eval_train_size)
         self._prepare_eval_sets()
+        shape = (self.batch_size, model.n_input)
+        self._rows, self._uniforms, self._binary = (np.empty(shape, self.dtype) for _ in range(3))
 
     def _prepare_eval_sets(self):
         if self.binarization == "fixed":
-            self.X_train = binarize_fixed(self.X_train)
+            self.X_train = self._fixed(self.X_train)
         n = len(self.X_train)
         subset = np.sort(np.random.default_rng(0).permutation(n)[:min(self.eval_train_size, n)])
         self._eval_train = self.X_train[subset]
         if self.binarization == "dynamic":
-            self._eval_train = binarize_fixed(self._eval_train)
+            self._eval_train = self._fixed(self._eval_train)
         self._eval_test = None if self.X_test is None else self._fixed(self.X_test)
 
     def _fixed(self, X):
-        return X if self.binarization == "none" else binarize_fixed(X)
+        """``X`` binarized with the fixed seed, in the model's dtype (unchanged for ``"none"``)."""
+        return X if self.binarization == "none" else binarize_fixed(X).astype(self.dtype)
 
     def config(self):
         """Training settings, JSON-ready (what a checkpoint stores)."""
@@ -151,31 +155,34 @@ class Trainer:
             self.pos = 0
         idx = self.perm[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
-        X = self.X_train[idx]
-        return binarize(X, self.rng) if self.binarization == "dynamic" else X
+        X = np.take(self.X_train, idx, axis=0, out=self._rows)
+        if self.binarization != "dynamic":
+            return X
+        U = self.rng.random(X.shape, dtype=X.dtype, out=self._uniforms)
+        kernels.binarize(X, U, self._binary)
+        return self._binary
 
     def step(self):
-        """One minibatch update; returns the minibatch's mean bound (nats per datapoint)."""
+        """One minibatch update; returns the minibatch's mean bound (nats per datapoint).
+
+        The weight prior's gradient, $\theta/N$ per datapoint, is folded into the optimizer's
+        in-place update (``decay``) rather than added to the gradient arrays.
+        """
         model = self.model
         X = self._next_batch()
-        eps = self.rng.standard_normal((self.L, len(X), model.n_latent))
-        loss, grads = model.loss_and_grads(X, eps, self.estimator, validate=False)
-        if self.weight_prior:
-            _, prior_cache = log_prior_forward(model.params)
-            for name, g in log_prior_backward(-1.0 / len(self.X_train), prior_cache).items():
-                grads[name] += g
-        self._check_finite(loss, grads)
-        self.opt_state = self.optimizer.update(model.params, grads, self.opt_state)
+        eps = model.draw_eps(self.rng, (self.L, len(X), model.n_latent))
+        if self.estimator == "B" and hasattr(model, "fastpath"):
+            loss, grads = model.fastpath.loss_and_grads(X, eps)
+        else:
+            loss, grads = model.loss_and_grads(X, eps, self.estimator, validate=False)
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss after {self.samples} samples; try a smaller step size than "
+                f"lr={self.optimizer.lr}")
+        decay = 1.0 / len(self.X_train) if self.weight_prior else 0.0
+        self.opt_state = self.optimizer.update(model.params, grads, self.opt_state, decay=decay)
         self.samples += len(X)
         return -loss
-
-    def _check_finite(self, loss, grads):
-        bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
-        if not np.isfinite(loss) or bad:
-            raise FloatingPointError(
-                f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} after "
-                f"{self.samples} samples (tensors: {', '.join(bad) or 'none'}); "
-                f"try a smaller step size than lr={self.optimizer.lr}")
 
     # -- evaluation and the loop ------------------------------------------------------------
     def evaluate(self):

@@ -25,7 +25,7 @@ def as_float_array(name, a, dtype=np.float64):
     return a
 
 
-def check_data(X, n_input, bernoulli, name="X"):
+def check_data(X, n_input, bernoulli, name="X", dtype=np.float64):
     """Validate a data matrix for a model with ``n_input`` visible units.
 
     Parameters
@@ -35,11 +35,13 @@ def check_data(X, n_input, bernoulli, name="X"):
     bernoulli : bool
         If true, every value must lie in [0, 1] (Bernoulli targets or their probabilities).
 
+    dtype : the floating type to return
+
     Returns
     -------
-    X : ndarray (M, n_input) float64
+    X : ndarray (M, n_input) of ``dtype``
     """
-    X = as_float_array(name, X)
+    X = as_float_array(name, X, dtype)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (M, {n_input}), got shape {X.shape}")
     if X.shape[0] == 0:
@@ -52,9 +54,9 @@ def check_data(X, n_input, bernoulli, name="X"):
     return X
 
 
-def check_eps(eps, M, J):
-    """Validate noise ``eps`` of shape ``(M, J)`` or ``(L, M, J)``; return it as ``(L, M, J)`` float64."""
-    eps = as_float_array("eps", eps)
+def check_eps(eps, M, J, dtype=np.float64):
+    """Validate noise ``eps`` of shape ``(M, J)`` or ``(L, M, J)``; return it as ``(L, M, J)`` of ``dtype``."""
+    eps = as_float_array("eps", eps, dtype)
     if eps.ndim == 2:
         eps = eps[None]
     if eps.ndim != 3 or eps.shape[1:] != (M, J) or eps.shape[0] == 0:

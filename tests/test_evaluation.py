@@ -32,14 +32,15 @@ def test_single_batch_equals_elbo_with_same_rng(model, X, estimator, L):
     b = bound_per_datapoint(model, X, L=L, estimator=estimator, batch_size=1000,
                             rng=np.random.default_rng(9))
     expected = model.elbo(X, L=L, estimator=estimator, rng=np.random.default_rng(9))
-    np.testing.assert_array_equal(b, expected)
+    # estimator B runs the fused kernels: the same numbers up to float64 round-off
+    np.testing.assert_allclose(b, expected, rtol=1e-12, atol=0)
 
 
 def test_default_rng_is_seed_zero_and_model_rng_untouched(model, X):
     state = model.rng.bit_generator.state
     b = bound_per_datapoint(model, X)
     assert model.rng.bit_generator.state == state  # evaluation never advances the model's stream
-    np.testing.assert_array_equal(b, model.elbo(X, rng=np.random.default_rng(0)))
+    np.testing.assert_allclose(b, model.elbo(X, rng=np.random.default_rng(0)), rtol=1e-12, atol=0)
     np.testing.assert_array_equal(b, bound_per_datapoint(model, X))  # reproducible by default
 
 
@@ -63,7 +64,7 @@ def test_multi_sample_bound_reproducible_for_a_fixed_batch_size(model, X):
     rng = np.random.default_rng(1)
     first = model.elbo(X[:8], L=3, rng=rng)
     second = model.elbo(X[8:16], L=3, rng=rng)
-    np.testing.assert_array_equal(a[:16], np.concatenate([first, second]))
+    np.testing.assert_allclose(a[:16], np.concatenate([first, second]), rtol=1e-12, atol=0)
 
 
 def test_mean_bound(model, X):

@@ -1,0 +1,121 @@
+"""The hot path's kernels, one call each, on the active backend (:mod:`minivae.backend`).
+
+Each function below has one meaning and two executions: with the ``numpy`` backend it
+evaluates the functions of :mod:`minivae.kernels.scalar` on whole arrays; with ``numba`` it
+calls the compiled single-pass loop of :mod:`minivae.kernels.loops`, which evaluates the same
+functions element by element. Outputs are written into arrays the caller owns; scalars are
+passed as Python floats.
+"""
+import numpy as np
+
+from ..backend import get_backend
+from . import loops
+from . import scalar as S
+from .scalar import ACTIVATION_CODES
+
+__all__ = ["ACTIVATION_CODES", "bias_activation", "activation_backward", "bernoulli", "gaussian",
+           "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adam", "sgd", "binarize",
+           "warm_up"]
+
+
+def _numba():
+    return get_backend() == "numba"
+
+
+def _rows(X, R):
+    """``X (M, D)`` repeated to ``R = L * M`` rows, as the loops index it (row ``r`` uses ``r % M``)."""
+    return X if R == len(X) else np.tile(X, (R // len(X), 1))
+
+
+def bias_activation(A, b, code):
+    """In place: ``A <- f(A + b)``; ``A (R, K)``, ``b (K,)``, ``code`` from ``ACTIVATION_CODES``."""
+    if _numba():
+        return loops.bias_activation(A, b, code)
+    A += b
+    A[...] = S.activation(code, A)
+
+
+def activation_backward(dH, H, code, dA, db):
+    """``dA <- dH * f'(a)`` from the outputs ``H``, and ``db <- dA`` summed over rows."""
+    if _numba():
+        return loops.activation_backward(dH, H, code, dA, db)
+    dA[...] = S.activation_grad(code, dH, H)
+    np.sum(dA, axis=0, out=db)
+
+
+def bernoulli(X, A, scale, dA, ll):
+    """Bernoulli decoder from logits ``A (R, D)``: ``ll[r] = log p(x|z_r)``, ``dA <- scale * (x - sigmoid(A))``."""
+    if _numba():
+        return loops.bernoulli(X, A, scale, dA, ll)
+    Xr = _rows(X, len(A))
+    np.sum(S.bernoulli_loglik(Xr, A), axis=1, out=ll)
+    dA[...] = scale * S.bernoulli_grad(Xr, A)
+
+
+def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):
+    """Gaussian decoder: ``ll[r]`` and scaled gradients for the mean head (before its optional
+    sigmoid) and the log-variance head."""
+    if _numba():
+        return loops.gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll)
+    Xr = _rows(X, len(A_mean))
+    mean = S.sigmoid(A_mean) if sigmoid_mean else A_mean
+    np.sum(S.gaussian_loglik(Xr, mean, logvar), axis=1, out=ll)
+    g = scale * S.gaussian_grad_mean(Xr, mean, logvar)
+    dA_mean[...] = g * mean * (1.0 - mean) if sigmoid_mean else g
+    dlogvar[...] = scale * S.gaussian_grad_logvar(Xr, mean, logvar)
+
+
+def reparameterize_kl(mu, logvar, eps, Z, kl):
+    """``Z (L*M, J) <- mu + sigma * eps`` for ``eps (L, M, J)``; ``kl (M,) <- D_KL(q || N(0, I))``."""
+    if _numba():
+        return loops.reparameterize_kl(mu, logvar, eps, Z, kl)
+    Z[...] = S.reparameterize(mu, logvar, eps).reshape(Z.shape)
+    np.sum(S.kl_term(mu, logvar), axis=1, out=kl)
+
+
+def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
+    """Gradients for ``mu`` and ``logvar`` through the sampler and the KL term (upstream ``dkl``)."""
+    if _numba():
+        return loops.reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar)
+    dZ3 = dZ.reshape(eps.shape)
+    dmu[...] = dkl * mu + dZ3.sum(axis=0)
+    dlogvar[...] = S.kl_grad_logvar(dkl, logvar) + S.reparam_grad_logvar(dZ3, logvar, eps).sum(axis=0)
+
+
+def adagrad(p, g, G, lr, delta, decay):
+    """In place over flat arrays: Adagrad on ``g + decay * p`` (``decay`` folds in the weight prior)."""
+    if _numba():
+        return loops.adagrad(p, g, G, lr, delta, decay)
+    g = g + decay * p if decay else g
+    G[...] = S.adagrad_accumulate(G, g)
+    p[...] = S.adagrad_param(p, g, G, lr, delta)
+
+
+def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay):
+    """In place over flat arrays: Adam on ``g + decay * p``."""
+    if _numba():
+        return loops.adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay)
+    g = g + decay * p if decay else g
+    m[...] = S.moment(m, g, beta1)
+    v[...] = S.moment(v, g * g, beta2)
+    p[...] = S.adam_param(p, m, v, lr, epsilon, correction1, correction2)
+
+
+def sgd(p, g, lr, decay):
+    """In place over flat arrays: ``p -= lr * (g + decay * p)``."""
+    if _numba():
+        return loops.sgd(p, g, lr, decay)
+    p -= lr * (g + decay * p)
+
+
+def binarize(X, U, out):
+    """``out <- (U < X)``, a Bernoulli sample of ``X`` from uniforms ``U`` of its shape."""
+    if _numba():
+        return loops.binarize(X, U, out)
+    np.less(U, X, out=out, casting="unsafe")
+
+
+def warm_up(dtype=np.float64):
+    """Compile the Numba loops for ``dtype`` now (or load them from the disk cache)."""
+    if _numba():
+        loops.warm_up(dtype)

@@ -1,0 +1,144 @@
+r"""The hot path's maths, written once.
+
+Each function here is plain NumPy arithmetic that works on scalars and, elementwise, on whole
+arrays. The NumPy backend calls them on arrays; the Numba backend calls them per element inside
+the compiled loops of :mod:`minivae.kernels.loops` (``register_jitable`` makes them callable
+from compiled code, where they are inlined). The formulas are those of the teaching modules
+(:mod:`minivae.activations`, :mod:`minivae.gaussian`, :mod:`minivae.likelihoods`,
+:mod:`minivae.optim`), which use these very functions.
+
+Activations are selected by an integer code so that one compiled loop serves all of them.
+Their derivatives are written in terms of the output $h$ alone, so a backward pass never
+needs the pre-activation.
+"""
+import numpy as np
+from numba.extending import register_jitable
+
+IDENTITY, TANH, SIGMOID, SOFTPLUS, RELU = 0, 1, 2, 3, 4
+ACTIVATION_CODES = {"identity": IDENTITY, "tanh": TANH, "sigmoid": SIGMOID,
+                    "softplus": SOFTPLUS, "relu": RELU}
+
+
+@register_jitable
+def sigmoid(a):
+    r"""$\sigma(a) = 1/(1 + e^{-a})$ in two branches that never overflow:
+    with $e = e^{-|a|}$ and $r = 1/(1+e)$, $\sigma(a) = r$ for $a \ge 0$ and $e r$ for $a < 0$."""
+    e = np.exp(-np.abs(a))
+    r = 1.0 / (1.0 + e)
+    return r - (a < 0) * (r - e * r)
+
+
+@register_jitable
+def softplus(a):
+    r"""$\log(1 + e^a) = \max(a, 0) + \log(1 + e^{-|a|})$, finite for every finite $a$."""
+    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+
+
+@register_jitable
+def activation(code, a):
+    """$f(a)$ for the activation with integer ``code``."""
+    if code == TANH:
+        return np.tanh(a)
+    if code == SIGMOID:
+        return sigmoid(a)
+    if code == SOFTPLUS:
+        return softplus(a)
+    if code == RELU:
+        return np.maximum(a, 0.0)
+    return a + 0.0
+
+
+@register_jitable
+def activation_grad(code, dh, h):
+    r"""$\partial\ell/\partial a = \partial\ell/\partial h \cdot f'(a)$ with $f'$ written in $h = f(a)$:
+    tanh $1 - h^2$, sigmoid $h(1-h)$, softplus $1 - e^{-h}$, relu $[h > 0]$, identity 1."""
+    if code == TANH:
+        return dh * (1.0 - h * h)
+    if code == SIGMOID:
+        return dh * (h * (1.0 - h))
+    if code == SOFTPLUS:
+        return dh * -np.expm1(-h)
+    if code == RELU:
+        return dh * (h > 0)
+    return dh + 0.0
+
+
+@register_jitable
+def bernoulli_loglik(x, a):
+    r"""One pixel's $\log p(x|a) = x a - \operatorname{softplus}(a)$ (App. C.1)."""
+    return x * a - softplus(a)
+
+
+@register_jitable
+def bernoulli_grad(x, a):
+    r"""$\partial \log p(x|a) / \partial a = x - \sigma(a)$."""
+    return x - sigmoid(a)
+
+
+@register_jitable
+def gaussian_loglik(x, mean, logvar):
+    r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})
+    = -\tfrac12(\log 2\pi + \text{logvar} + (x-\mu)^2 e^{-\text{logvar}})$ (App. C.2)."""
+    d = x - mean
+    return -0.5 * (1.8378770664093453 + logvar + d * d * np.exp(-logvar))
+
+
+@register_jitable
+def gaussian_grad_mean(x, mean, logvar):
+    r"""$\partial/\partial\mu = (x-\mu) e^{-\text{logvar}}$."""
+    return (x - mean) * np.exp(-logvar)
+
+
+@register_jitable
+def gaussian_grad_logvar(x, mean, logvar):
+    r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 e^{-\text{logvar}} - 1)$."""
+    d = x - mean
+    return 0.5 * (d * d * np.exp(-logvar) - 1.0)
+
+
+@register_jitable
+def reparameterize(mu, logvar, eps):
+    r"""$z = \mu + e^{\frac12\text{logvar}}\epsilon$ (eq. 4)."""
+    return mu + np.exp(0.5 * logvar) * eps
+
+
+@register_jitable
+def kl_term(mu, logvar):
+    r"""One latent dimension's $D_{KL}$: $\tfrac12(\mu^2 + (\operatorname{expm1}(\text{logvar}) - \text{logvar}))$ (App. B)."""
+    return 0.5 * (mu * mu + (np.expm1(logvar) - logvar))
+
+
+@register_jitable
+def reparam_grad_logvar(dz, logvar, eps):
+    r"""$\partial z/\partial\,\text{logvar}$ times $\bar z$: $\tfrac12 \bar z\, e^{\frac12\text{logvar}} \epsilon$."""
+    return 0.5 * dz * np.exp(0.5 * logvar) * eps
+
+
+@register_jitable
+def kl_grad_logvar(dkl, logvar):
+    r"""$\bar D \cdot \partial D_{KL}/\partial\,\text{logvar} = \tfrac12 \bar D\, \operatorname{expm1}(\text{logvar})$."""
+    return 0.5 * dkl * np.expm1(logvar)
+
+
+@register_jitable
+def adagrad_accumulate(G, g):
+    """Adagrad's accumulator after one more gradient: $G + g^2$."""
+    return G + g * g
+
+
+@register_jitable
+def adagrad_param(p, g, G, lr, delta):
+    r"""Adagrad's step with the updated accumulator: $\theta - \eta\, g / (\sqrt G + \delta)$."""
+    return p - lr * g / (np.sqrt(G) + delta)
+
+
+@register_jitable
+def moment(m, g, beta):
+    r"""Exponential moving average $\beta m + (1 - \beta) g$ (Adam's first and second moments)."""
+    return beta * m + (1.0 - beta) * g
+
+
+@register_jitable
+def adam_param(p, m, v, lr, epsilon, correction1, correction2):
+    r"""Adam's step $\theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$, $\hat m = m / c_1$, $\hat v = v / c_2$."""
+    return p - lr * (m / correction1) / (np.sqrt(v / correction2) + epsilon)

@@ -1,0 +1,95 @@
+"""The fused training path computes the reference model's numbers, on both backends."""
+import numpy as np
+import pytest
+
+from minivae import VAE, Trainer
+from minivae.backend import use_backend
+
+CONFIGS = [
+    dict(decoder="bernoulli"),
+    dict(decoder="gaussian"),
+    dict(decoder="gaussian", sigmoid_mean=False),
+    dict(decoder="bernoulli", n_hidden=[7, 5, 4]),
+    dict(decoder="bernoulli", activation="softplus"),
+    dict(decoder="gaussian", activation="sigmoid", n_hidden=[6, 5]),
+    dict(decoder="bernoulli", activation="relu"),
+    dict(decoder="bernoulli", activation="identity"),
+]
+
+
+def setup(config, L, seed=0):
+    model = VAE(12, **{"n_hidden": 7, "n_latent": 3, "init_std": 0.3, "seed": seed, **config})
+    rng = np.random.default_rng(seed + 1)
+    X = rng.random((5, 12))
+    if model.decoder == "bernoulli":
+        X = (X < 0.5).astype(float)
+    return model, X, rng.standard_normal((L, 5, 3))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("L", [1, 3])
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_fused_loss_and_grads_equal_the_reference(config, L, backend):
+    model, X, eps = setup(config, L)
+    loss, grads = model.loss_and_grads(X, eps, "B")
+    with use_backend(backend):
+        fused_loss, fused_grads = model.fastpath.loss_and_grads(X, eps)
+        bound = model.fastpath.bound(X, eps)
+    assert fused_loss == pytest.approx(loss, rel=1e-12)
+    assert fused_grads.keys() == grads.keys()
+    for name, g in grads.items():
+        scale = np.max(np.abs(g))
+        np.testing.assert_allclose(fused_grads[name], g, rtol=1e-12, atol=1e-13 * scale, err_msg=name)
+    np.testing.assert_allclose(bound, model.elbo(X, eps, "B"), rtol=1e-12)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:3], ids=str)
+def test_backends_agree_to_1e12(config):
+    model, X, eps = setup(config, 2)
+    results = []
+    for backend in ("numpy", "numba"):
+        with use_backend(backend):
+            loss, grads = model.fastpath.loss_and_grads(X, eps)
+            results.append((loss, {k: g.copy() for k, g in grads.items()}))
+    (a, ga), (b, gb) = results
+    assert a == pytest.approx(b, rel=1e-12)
+    for name in ga:
+        np.testing.assert_allclose(ga[name], gb[name], rtol=1e-12, atol=1e-14 * np.max(np.abs(ga[name])))
+
+
+def test_training_histories_agree_across_backends():
+    X = (np.random.default_rng(3).random((400, 16)) < 0.3).astype(float)
+    histories, params = [], []
+    for backend in ("numpy", "numba"):
+        with use_backend(backend):
+            model = VAE(16, 8, 3, seed=4)
+            trainer = Trainer(model, X, X[:50], batch_size=20, seed=5)
+            trainer.run(300 * 20, eval_every=1000)
+        histories.append([(r.samples, r.train_bound, r.test_bound) for r in trainer.history])
+        params.append(model.params)
+    (h0, h1), (p0, p1) = histories, params
+    assert [r[0] for r in h0] == [r[0] for r in h1]
+    np.testing.assert_allclose([r[1:] for r in h0], [r[1:] for r in h1], rtol=1e-9)
+    for name in p0:
+        np.testing.assert_allclose(p0[name], p1[name], rtol=1e-7, atol=1e-10)
+
+
+def test_float32_model_trains_like_float64():
+    X = (np.random.default_rng(3).random((400, 16)) < 0.3).astype(float)
+    final = {}
+    for dtype in ("float64", "float32"):
+        model = VAE(16, 8, 3, seed=4, dtype=dtype)
+        trainer = Trainer(model, X, batch_size=20, seed=5)
+        trainer.run(200 * 20, eval_every=10_000)
+        assert all(p.dtype == np.dtype(dtype) for p in model.params.values())
+        final[dtype] = trainer.history[-1].train_bound
+    start = trainer.history[0].train_bound
+    assert final["float32"] > start + 1.0
+    assert final["float32"] == pytest.approx(final["float64"], abs=0.1)
+
+
+def test_workspace_is_reused_between_steps():
+    model, X, eps = setup(CONFIGS[0], 1)
+    _, g1 = model.fastpath.loss_and_grads(X, eps)
+    _, g2 = model.fastpath.loss_and_grads(X, eps)
+    assert all(g1[k] is g2[k] for k in g1)

@@ -1,0 +1,87 @@
+"""Both backends run the same maths: every kernel agrees between NumPy and Numba to round-off."""
+import numpy as np
+import pytest
+
+from minivae import kernels
+from minivae.backend import BACKENDS, get_backend, set_backend, use_backend
+from minivae.kernels import scalar
+
+RNG = np.random.default_rng(0)
+R, M, D, J, L = 6, 3, 5, 4, 2
+
+
+def run(backend, fn, *args):
+    """Run ``fn`` on copies of ``args`` with ``backend``; return the (mutated) copies."""
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    with use_backend(backend):
+        result = fn(*args)
+    return [a for a in args if isinstance(a, np.ndarray)] + ([] if result is None else [result])
+
+
+def assert_same(fn, *args):
+    numpy_out, numba_out = run("numpy", fn, *args), run("numba", fn, *args)
+    for a, b in zip(numpy_out, numba_out, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("code", sorted(scalar.ACTIVATION_CODES.values()))
+def test_bias_activation_and_backward(code):
+    A, b = RNG.standard_normal((R, D)), RNG.standard_normal(D)
+    assert_same(kernels.bias_activation, A, b, code)
+    H, dH = scalar.activation(code, A + b), RNG.standard_normal((R, D))
+    assert_same(kernels.activation_backward, dH, H, code, np.empty((R, D)), np.empty(D))
+
+
+@pytest.mark.parametrize("rows", [M, L * M])
+def test_bernoulli(rows):
+    X = (RNG.random((M, D)) < 0.5).astype(float)
+    A = 30 * RNG.standard_normal((rows, D))
+    assert_same(kernels.bernoulli, X, A, -0.25, np.empty((rows, D)), np.empty(rows))
+
+
+@pytest.mark.parametrize("sigmoid_mean", [True, False])
+def test_gaussian(sigmoid_mean):
+    X = RNG.random((M, D))
+    A, logvar = RNG.standard_normal((L * M, D)), RNG.standard_normal((L * M, D))
+    assert_same(kernels.gaussian, X, A, logvar, sigmoid_mean, -0.5, np.empty((L * M, D)),
+                np.empty((L * M, D)), np.empty(L * M))
+
+
+def test_reparameterize_kl_and_backward():
+    mu, logvar, eps = RNG.standard_normal((M, J)), RNG.standard_normal((M, J)), RNG.standard_normal((L, M, J))
+    assert_same(kernels.reparameterize_kl, mu, logvar, eps, np.empty((L * M, J)), np.empty(M))
+    dZ = RNG.standard_normal((L * M, J))
+    assert_same(kernels.reparameterize_kl_backward, dZ, mu, logvar, eps, 0.3, np.empty((M, J)),
+                np.empty((M, J)))
+
+
+@pytest.mark.parametrize("decay", [0.0, 1e-3])
+def test_optimizer_kernels(decay):
+    p, g, G = RNG.standard_normal(50), RNG.standard_normal(50), RNG.random(50)
+    assert_same(kernels.adagrad, p, g, G, 0.02, 1e-10, decay)
+    assert_same(kernels.adam, p, g, G * 0.1, G, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.002, decay)
+    assert_same(kernels.sgd, p, g, 0.1, decay)
+
+
+def test_binarize():
+    X, U = RNG.random((M, D)), RNG.random((M, D))
+    assert_same(kernels.binarize, X, U, np.empty((M, D)))
+    out = run("numba", kernels.binarize, X, U, np.empty((M, D)))[-1]
+    np.testing.assert_array_equal(out, (U < X).astype(float))
+
+
+def test_kernels_work_in_float32_on_both_backends():
+    A, b = RNG.standard_normal((R, D)).astype(np.float32), RNG.standard_normal(D).astype(np.float32)
+    outs = [run(backend, kernels.bias_activation, A, b, scalar.TANH)[0] for backend in BACKENDS]
+    assert all(o.dtype == np.float32 for o in outs)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-6)
+    np.testing.assert_allclose(outs[0], np.tanh(A + b), rtol=1e-6)
+
+
+def test_backend_switch():
+    before = get_backend()
+    with use_backend("numpy"):
+        assert get_backend() == "numpy"
+    assert get_backend() == before
+    with pytest.raises(ValueError, match="numpy"):
+        set_backend("cuda")
