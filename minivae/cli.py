@@ -1,4 +1,4 @@
-"""The ``minivae`` command line: train, evaluate, sample, gradcheck.
+"""The ``minivae`` command line: train, evaluate, sample, gradcheck, reproduce.
 
 Run ``minivae --help`` or ``minivae COMMAND --help`` for the options.
 """
@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
+from .benchmark import main as bench_main
 from .datasets import binarize_fixed
 from .estimators import ESTIMATORS
 from .evaluation import mean_bound
@@ -197,6 +198,21 @@ def build_parser():
     p.add_argument("--n-checks", type=int, default=20, help="entries checked per tensor")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_gradcheck)
+
+    p = sub.add_parser("bench", help="training speed per backend and dtype, next to PyTorch",
+                       description="Train the paper's MNIST model (784-500-20, tanh, Bernoulli, "
+                       "Adagrad, M=100 and 1000, L=1) with the numpy and numba backends in float32 "
+                       "and float64 and print examples/s; with PyTorch installed, the same model in "
+                       "PyTorch and the ratio. Set OPENBLAS_NUM_THREADS to choose the BLAS threads "
+                       "(PyTorch uses the same number).")
+    p.add_argument("--steps", type=int, default=300, help="timed steps at batch 100 (scaled for 1000)")
+    p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
+    p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"])
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=bench_main)
+
     return parser
 
 

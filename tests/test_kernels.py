@@ -11,10 +11,15 @@ R, M, D, J, L = 6, 3, 5, 4, 2
 
 
 def run(backend, fn, *args):
-    """Run ``fn`` on copies of ``args`` with ``backend``; return the (mutated) copies."""
+    """Run ``fn`` on copies of ``args`` with ``backend`` (every compiled loop forced on); return
+    the (mutated) copies."""
     args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    with use_backend(backend):
-        result = fn(*args)
+    kernels.force_compiled_loops(True)
+    try:
+        with use_backend(backend):
+            result = fn(*args)
+    finally:
+        kernels.force_compiled_loops(False)
     return [a for a in args if isinstance(a, np.ndarray)] + ([] if result is None else [result])
 
 

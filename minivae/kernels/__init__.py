@@ -5,6 +5,13 @@ evaluates the functions of :mod:`minivae.kernels.scalar` on whole arrays; with `
 calls the compiled single-pass loop of :mod:`minivae.kernels.loops`, which evaluates the same
 functions element by element. Outputs are written into arrays the caller owns; scalars are
 passed as Python floats.
+
+Exception, by measurement: kernels dominated by ``tanh``, ``exp`` and ``log1p`` run the NumPy
+evaluation on both backends. Numba compiles those functions to scalar libm calls (it has no
+SIMD math library here), which made a compiled bias + tanh 30x and the Bernoulli kernel 4-7x
+slower than NumPy's SIMD ufuncs on this project's machine (docs/performance.md); the compiled
+loops remain in :mod:`minivae.kernels.loops`, checked against NumPy by the tests, for
+``NUMBA_DISABLE_JIT=1`` debugging and for machines where they win.
 """
 import numpy as np
 
@@ -15,11 +22,25 @@ from .scalar import ACTIVATION_CODES
 
 __all__ = ["ACTIVATION_CODES", "bias_activation", "activation_backward", "bernoulli", "gaussian",
            "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adam", "sgd", "binarize",
-           "warm_up"]
+           "warm_up", "force_compiled_loops", "TRANSCENDENTAL"]
 
 
-def _numba():
-    return get_backend() == "numba"
+TRANSCENDENTAL = frozenset({"bias_activation", "bernoulli", "gaussian"})
+"""Kernels that run NumPy's SIMD evaluation even on the Numba backend (see above)."""
+
+_force_loops = {"on": False}
+
+
+def _numba(kernel=None):
+    if get_backend() != "numba":
+        return False
+    return kernel not in TRANSCENDENTAL or _force_loops["on"]
+
+
+def force_compiled_loops(on=True):
+    """Make the Numba backend run its compiled loop for every kernel, transcendental ones
+    included (for tests and for measuring them)."""
+    _force_loops["on"] = bool(on)
 
 
 def _rows(X, R):
@@ -29,7 +50,7 @@ def _rows(X, R):
 
 def bias_activation(A, b, code):
     """In place: ``A <- f(A + b)``; ``A (R, K)``, ``b (K,)``, ``code`` from ``ACTIVATION_CODES``."""
-    if _numba():
+    if _numba("bias_activation"):
         return loops.bias_activation(A, b, code)
     A += b
     A[...] = S.activation(code, A)
@@ -45,7 +66,7 @@ def activation_backward(dH, H, code, dA, db):
 
 def bernoulli(X, A, scale, dA, ll):
     """Bernoulli decoder from logits ``A (R, D)``: ``ll[r] = log p(x|z_r)``, ``dA <- scale * (x - sigmoid(A))``."""
-    if _numba():
+    if _numba("bernoulli"):
         return loops.bernoulli(X, A, scale, dA, ll)
     Xr = _rows(X, len(A))
     np.sum(S.bernoulli_loglik(Xr, A), axis=1, out=ll)
@@ -55,7 +76,7 @@ def bernoulli(X, A, scale, dA, ll):
 def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):
     """Gaussian decoder: ``ll[r]`` and scaled gradients for the mean head (before its optional
     sigmoid) and the log-variance head."""
-    if _numba():
+    if _numba("gaussian"):
         return loops.gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll)
     Xr = _rows(X, len(A_mean))
     mean = S.sigmoid(A_mean) if sigmoid_mean else A_mean

@@ -16,7 +16,7 @@ from .scalar import (activation, activation_grad, adagrad_accumulate, adagrad_pa
                      reparameterize, sigmoid)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bias_activation(A, b, code):
     """In place: ``A[r, k] <- f(A[r, k] + b[k])``."""
     for r in range(A.shape[0]):
@@ -24,7 +24,7 @@ def bias_activation(A, b, code):
             A[r, k] = activation(code, A[r, k] + b[k])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activation_backward(dH, H, code, dA, db):
     """``dA <- dH * f'`` and ``db <- sum over rows of dA``, in one pass."""
     db[:] = 0.0
@@ -35,7 +35,7 @@ def activation_backward(dH, H, code, dA, db):
             db[k] += d
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bernoulli(X, A, scale, dA, ll):
     """Per row ``ll[r] = sum_d log p(x_d | a_d)``; ``dA <- scale * (x - sigmoid(a))``."""
     M = X.shape[0]
@@ -49,7 +49,7 @@ def bernoulli(X, A, scale, dA, ll):
         ll[r] = total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):
     """Gaussian decoder rows: ``ll[r]``, and the scaled gradients for the mean head's
     pre-activation (through the sigmoid when ``sigmoid_mean``) and for ``logvar``."""
@@ -67,7 +67,7 @@ def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):
         ll[r] = total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reparameterize_kl(mu, logvar, eps, Z, kl):
     """``Z[l*M + i] <- mu[i] + sigma[i] * eps[l, i]`` and ``kl[i] <- D_KL`` of row ``i``."""
     L, M, J = eps.shape
@@ -80,7 +80,7 @@ def reparameterize_kl(mu, logvar, eps, Z, kl):
         kl[i] = total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
     """Gradients for ``mu`` and ``logvar`` through the sampler (summed over the ``L`` samples)
     and through the KL term, whose upstream gradient is ``dkl`` for every row."""
@@ -97,7 +97,7 @@ def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
             dlogvar[i, j] = dlv
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adagrad(p, g, G, lr, delta, decay):
     """In place over flat arrays: ``g' = g + decay * p``, ``G += g'^2``, ``p -= lr g'/(sqrt G + delta)``."""
     for k in range(p.size):
@@ -106,7 +106,7 @@ def adagrad(p, g, G, lr, delta, decay):
         p[k] = adagrad_param(p[k], gk, G[k], lr, delta)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay):
     """In place over flat arrays: Adam's moments and step, with ``g' = g + decay * p``."""
     for k in range(p.size):
@@ -116,14 +116,14 @@ def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay)
         p[k] = adam_param(p[k], m[k], v[k], lr, epsilon, correction1, correction2)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sgd(p, g, lr, decay):
     """In place over flat arrays: ``p -= lr * (g + decay * p)``."""
     for k in range(p.size):
         p[k] -= lr * (g[k] + decay * p[k])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def binarize(X, U, out):
     """``out <- (U < X)``: a Bernoulli sample of grey values ``X`` from uniforms ``U``."""
     for r in range(X.shape[0]):
