@@ -4,9 +4,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minivae.backend import BACKENDS, use_backend
 from minivae.evaluation import bound_per_datapoint, mean_bound
 from minivae.model import VAE
 from strategies import seeds
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend(request):
+    """Every test here runs on both backends (they share one source of maths)."""
+    with use_backend(request.param):
+        yield request.param
+
 
 D, J = 10, 3
 

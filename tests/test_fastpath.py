@@ -93,3 +93,20 @@ def test_workspace_is_reused_between_steps():
     _, g1 = model.fastpath.loss_and_grads(X, eps)
     _, g2 = model.fastpath.loss_and_grads(X, eps)
     assert all(g1[k] is g2[k] for k in g1)
+
+
+@pytest.mark.slow
+def test_float32_reaches_the_float64_bound_on_a_short_mnist_run(budget):
+    from minivae.datasets import load_mnist
+    X, _ = load_mnist("train")
+    X_test, _ = load_mnist("test")
+    samples = budget(60_000, 20_000)
+    bounds = {}
+    for dtype in ("float64", "float32"):
+        model = VAE(784, 200, 10, seed=0, dtype=dtype)
+        trainer = Trainer(model, X, X_test[:2000], seed=0, eval_train_size=2000)
+        trainer.run(samples, eval_every=samples)
+        bounds[dtype] = trainer.history[-1].test_bound
+    assert bounds["float64"] > trainer.history[0].test_bound + 200  # it learned
+    # float32 round-off changes the trajectory; the bound must agree within run-to-run noise
+    assert bounds["float32"] == pytest.approx(bounds["float64"], abs=2.0)

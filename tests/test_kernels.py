@@ -1,4 +1,8 @@
 """Both backends run the same maths: every kernel agrees between NumPy and Numba to round-off."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -90,3 +94,19 @@ def test_backend_switch():
     assert get_backend() == before
     with pytest.raises(ValueError, match="numpy"):
         set_backend("cuda")
+
+
+def test_numba_disable_jit_runs_the_loops_as_python():
+    """The documented debugging switch: the same loops, interpreted, give the same numbers."""
+    code = ("import numpy as np; from minivae.kernels import loops; "
+            "X = np.array([[0.0, 1.0, 1.0]]); A = np.array([[-2.0, 0.5, 40.0]]); "
+            "dA = np.empty_like(A); ll = np.empty(1); loops.bernoulli(X, A, 1.0, dA, ll); "
+            "print(type(loops.bernoulli).__name__, float(ll[0]), float(dA[0, 0]))")
+    outputs = {}
+    for flag in ("0", "1"):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": flag}
+        outputs[flag] = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                       text=True, check=True).stdout.split()
+    assert outputs["1"][0] == "function" and outputs["0"][0] != "function"
+    np.testing.assert_allclose([float(v) for v in outputs["0"][1:]],
+                               [float(v) for v in outputs["1"][1:]], rtol=1e-12)

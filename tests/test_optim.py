@@ -6,9 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minivae.backend import BACKENDS, use_backend
 from minivae.model import VAE
 from minivae.optim import OPTIMIZERS, SGD, Adagrad, Adam, make_optimizer
 from strategies import finite_arrays, floats, nonzero_floats
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend(request):
+    """Every test here runs on both backends (they share one source of maths)."""
+    with use_backend(request.param):
+        yield request.param
+
 
 
 def params_and_grads(seed=0):

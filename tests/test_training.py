@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from minivae.backend import BACKENDS, use_backend
 from minivae.datasets import binarize_fixed
 from minivae.gradcheck import check_params
 from minivae.model import VAE
@@ -17,6 +18,14 @@ from minivae.optim import SGD, Adagrad, Adam
 from minivae.prior import log_prior_forward
 from minivae.progress import ProgressPrinter, format_seconds
 from minivae.training import Callback, Record, Trainer, train
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend(request):
+    """Every test here runs on both backends (they share one source of maths)."""
+    with use_backend(request.param):
+        yield request.param
+
 
 D = 16
 
