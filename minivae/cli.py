@@ -67,7 +67,8 @@ def _train(args):
         samples = 1_000_000 if args.samples is None else args.samples
         model = VAE(preset.image_shape[0] * preset.image_shape[1],
                     args.n_hidden or preset.n_hidden, args.n_latent or preset.n_latent,
-                    decoder=preset.decoder, activation=args.activation, seed=args.seed)
+                    decoder=preset.decoder, activation=args.activation, seed=args.seed,
+                    dtype=args.dtype)
         optimizer = make_optimizer(args.optimizer, lr=args.lr or preset.lr)
         trainer = Trainer(model, preset.load("train"), preset.load("test"), optimizer=optimizer,
                           batch_size=args.batch_size, L=args.L, estimator=args.estimator,
@@ -154,6 +155,9 @@ def build_parser():
     p.add_argument("--n-hidden", type=int, nargs="+",
                    help="hidden layer sizes (default: 500 for mnist, 200 for frey)")
     p.add_argument("--activation", default="tanh")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="float64 (default) or float32 (faster); the backend is chosen by the "
+                        "environment variable MINIVAE_BACKEND=numba|numpy (default numba)")
     p.add_argument("--samples", type=_count, help="training samples to see in total (default 1e6)")
     p.add_argument("--lr", type=float, help="global step size (default 0.02)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adagrad")
