@@ -9,7 +9,9 @@ training loop, with three changes that are about speed only:
   gradient), run by the active backend;
 * every array, including the gradients, lives in a workspace allocated once per batch shape,
   and matrix products write into it (``np.matmul(..., out=...)``);
-* the gradient with respect to the data ``X`` is never formed.
+* the gradient with respect to the data ``X`` is never formed;
+* on the Numba backend, the two products with the data (``X W_1`` and ``X^T dA_1``) skip the
+  zeros of ``X`` when fewer than a quarter of its entries are non-zero (binarized MNIST: 13%).
 
 Only estimator B (eq. 7) is fused; estimator A goes through the model's reference path.
 """
@@ -60,10 +62,11 @@ class FastPath:
             ll=empty(R), grads={name: np.empty_like(p) for name, p in m.params.items()})
 
     # -- forward ----------------------------------------------------------------------------
-    def _mlp(self, H_in, prefix, buffers):
+    def _mlp(self, H_in, prefix, buffers, sparse=False):
+        """Hidden stack; ``sparse`` lets the first product skip the zeros of its input."""
         P, h = self.model.params, H_in
         for k, H in enumerate(buffers, start=1):
-            np.matmul(h, P[f"{prefix}.W{k}"], out=H)
+            K.data_matmul(h, P[f"{prefix}.W{k}"], H, sparse and k == 1)
             K.bias_activation(H, P[f"{prefix}.b{k}"], self.code)
             h = H
         return h
@@ -73,9 +76,9 @@ class FastPath:
         np.matmul(H, P[f"{name[0]}.W_{name[1]}"], out=out)
         out += P[f"{name[0]}.b_{name[1]}"]
 
-    def _forward(self, X, eps, ws):
+    def _forward(self, X, eps, ws, sparse):
         """Encoder, sampler, KL and decoder; leaves every intermediate in ``ws``."""
-        h = self._mlp(X, "enc", ws.enc)
+        h = self._mlp(X, "enc", ws.enc, sparse)
         self._affine(h, ("enc", "mu"), ws.mu)
         self._affine(h, ("enc", "logvar"), ws.logvar)
         K.reparameterize_kl(ws.mu, ws.logvar, eps, ws.Z, ws.kl)
@@ -97,19 +100,19 @@ class FastPath:
         r"""Estimator B of the bound per datapoint, ``(M,)``, for ``X (M, D)`` and ``eps (L, M, J)``."""
         L, M = eps.shape[0], X.shape[0]
         ws = self._workspace(M, L)
-        self._forward(X, eps, ws)
+        self._forward(X, eps, ws, K.data_is_sparse(X))
         self._loglik(X, ws, 0.0)
         return self._bound(ws, M, L)
 
     # -- backward ---------------------------------------------------------------------------
-    def _mlp_backward(self, dH, prefix, inputs, outputs, grad_bufs, dinput):
+    def _mlp_backward(self, dH, prefix, inputs, outputs, grad_bufs, dinput, sparse=False):
         """Backward through the hidden stack; writes ``dinput`` unless it is ``None``."""
         P, G = self.model.params, self._grads
         for k in range(len(outputs), 0, -1):
             dA = grad_bufs[k - 1]
             K.activation_backward(dH, outputs[k - 1], self.code, dA, G[f"{prefix}.b{k}"])
             h_prev = outputs[k - 2] if k > 1 else inputs
-            np.matmul(h_prev.T, dA, out=G[f"{prefix}.W{k}"])
+            K.data_matmul_t(h_prev, dA, G[f"{prefix}.W{k}"], sparse and k == 1)
             if k > 1:
                 dH = np.matmul(dA, P[f"{prefix}.W{k}"].T, out=grad_bufs[k - 2])
             elif dinput is not None:
@@ -142,7 +145,8 @@ class FastPath:
         L, M = eps.shape[0], X.shape[0]
         ws = self._workspace(M, L)
         self._grads = ws.grads
-        self._forward(X, eps, ws)
+        sparse = K.data_is_sparse(X)
+        self._forward(X, eps, ws, sparse)
         self._loglik(X, ws, -1.0 / (M * L))
         loss = -float(np.mean(self._bound(ws, M, L)))
         dec_in = ws.dec[-1] if self.n_layers else ws.Z
@@ -151,5 +155,5 @@ class FastPath:
         K.reparameterize_kl_backward(ws.dZ, ws.mu, ws.logvar, eps, 1.0 / M, ws.dmu, ws.dlogvar)
         d_latent = {"mu": ws.dmu, "logvar": ws.dlogvar}
         self._heads_backward(ws.enc[-1], "enc", ("mu", "logvar"), d_latent, ws.denc[-1], ws.dtmp)
-        self._mlp_backward(ws.denc[-1], "enc", X, ws.enc, ws.denc, None)
+        self._mlp_backward(ws.denc[-1], "enc", X, ws.enc, ws.denc, None, sparse)
         return loss, ws.grads

@@ -110,3 +110,17 @@ def test_float32_reaches_the_float64_bound_on_a_short_mnist_run(budget):
     assert bounds["float64"] > trainer.history[0].test_bound + 200  # it learned
     # float32 round-off changes the trajectory; the bound must agree within run-to-run noise
     assert bounds["float32"] == pytest.approx(bounds["float64"], abs=2.0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_sparse_binary_data_takes_the_same_numbers(backend):
+    """Binarized-MNIST-like data (10% ones) runs the sparse products on Numba."""
+    model, _, eps = setup(CONFIGS[0], 2)
+    X = (np.random.default_rng(7).random((5, 12)) < 0.1).astype(float)
+    X[0, 0] = 1.0
+    loss, grads = model.loss_and_grads(X, eps, "B")
+    with use_backend(backend):
+        fused_loss, fused_grads = model.fastpath.loss_and_grads(X, eps)
+    assert fused_loss == pytest.approx(loss, rel=1e-12)
+    for name, g in grads.items():
+        np.testing.assert_allclose(fused_grads[name], g, rtol=1e-12, atol=1e-13 * np.max(np.abs(g)))

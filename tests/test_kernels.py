@@ -110,3 +110,24 @@ def test_numba_disable_jit_runs_the_loops_as_python():
     assert outputs["1"][0] == "function" and outputs["0"][0] != "function"
     np.testing.assert_allclose([float(v) for v in outputs["0"][1:]],
                                [float(v) for v in outputs["1"][1:]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_products_equal_dense_ones(dtype):
+    X = (RNG.random((7, 30)) < 0.1).astype(dtype) * RNG.random((7, 30)).astype(dtype)
+    W, dA = RNG.standard_normal((30, 9)).astype(dtype), RNG.standard_normal((7, 9)).astype(dtype)
+    out, out_t = np.empty((7, 9), dtype), np.empty((30, 9), dtype)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    kernels.data_matmul(X, W, out, sparse=True)
+    np.testing.assert_allclose(out, X @ W, rtol=rtol, atol=rtol)
+    kernels.data_matmul_t(X, dA, out_t, sparse=True)
+    np.testing.assert_allclose(out_t, X.T @ dA, rtol=rtol, atol=rtol)
+
+
+def test_sparsity_decision():
+    sparse, dense = np.zeros((4, 10)), np.ones((4, 10))
+    sparse[0, 0] = 1.0
+    with use_backend("numba"):
+        assert kernels.data_is_sparse(sparse) and not kernels.data_is_sparse(dense)
+    with use_backend("numpy"):
+        assert not kernels.data_is_sparse(sparse)

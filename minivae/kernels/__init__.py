@@ -22,7 +22,8 @@ from .scalar import ACTIVATION_CODES
 
 __all__ = ["ACTIVATION_CODES", "bias_activation", "activation_backward", "bernoulli", "gaussian",
            "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adam", "sgd", "binarize",
-           "warm_up", "force_compiled_loops", "TRANSCENDENTAL"]
+           "warm_up", "force_compiled_loops", "TRANSCENDENTAL", "data_is_sparse", "data_matmul",
+           "data_matmul_t"]
 
 
 TRANSCENDENTAL = frozenset({"bias_activation", "bernoulli", "gaussian"})
@@ -134,6 +135,29 @@ def binarize(X, U, out):
     if _numba():
         return loops.binarize(X, U, out)
     np.less(U, X, out=out, casting="unsafe")
+
+
+SPARSE_DENSITY = 0.25
+"""Below this fraction of non-zeros, products with the data skip its zeros (Numba backend)."""
+
+
+def data_is_sparse(X):
+    """True when the Numba backend should use :func:`data_matmul`'s sparse loops for ``X``."""
+    return _numba() and np.count_nonzero(X) < SPARSE_DENSITY * X.size
+
+
+def data_matmul(X, W, out, sparse):
+    """``out <- X @ W``; with ``sparse`` (from :func:`data_is_sparse`) the loop skips zeros of ``X``."""
+    if sparse:
+        return loops.sparse_matmul(X, W, out)
+    np.matmul(X, W, out=out)
+
+
+def data_matmul_t(X, dA, out, sparse):
+    """``out <- X.T @ dA``; with ``sparse`` the loop skips zeros of ``X``."""
+    if sparse:
+        return loops.sparse_matmul_t(X, dA, out)
+    np.matmul(X.T, dA, out=out)
 
 
 def warm_up(dtype=np.float64):

@@ -124,6 +124,30 @@ def sgd(p, g, lr, decay):
 
 
 @njit(cache=True, error_model="numpy")
+def sparse_matmul(X, W, out):
+    """``out <- X @ W``, skipping the zeros of ``X`` (binarized MNIST is about 87% zeros)."""
+    out[:] = 0.0
+    for i in range(X.shape[0]):
+        for p in range(X.shape[1]):
+            x = X[i, p]
+            if x != 0.0:
+                for k in range(W.shape[1]):
+                    out[i, k] += x * W[p, k]
+
+
+@njit(cache=True, error_model="numpy")
+def sparse_matmul_t(X, dA, out):
+    """``out <- X.T @ dA``, skipping the zeros of ``X``."""
+    out[:] = 0.0
+    for i in range(X.shape[0]):
+        for p in range(X.shape[1]):
+            x = X[i, p]
+            if x != 0.0:
+                for k in range(dA.shape[1]):
+                    out[p, k] += x * dA[i, k]
+
+
+@njit(cache=True, error_model="numpy")
 def binarize(X, U, out):
     """``out <- (U < X)``: a Bernoulli sample of grey values ``X`` from uniforms ``U``."""
     for r in range(X.shape[0]):
@@ -146,3 +170,5 @@ def warm_up(dtype=np.float64):
     adam(flat.copy(), flat, flat.copy(), flat.copy(), 0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)
     sgd(flat.copy(), flat, 0.1, 0.0)
     binarize(one, one, one.copy())
+    sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype))
+    sparse_matmul_t(one, one, np.ones((3, 3), dtype))
