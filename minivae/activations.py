@@ -12,6 +12,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .kernels.scalar import sigmoid, softplus  # the hot path's own formulas, written once
+
 __all__ = ["ACTIVATIONS", "ActivationCache", "activation_forward", "activation_backward",
            "sigmoid", "softplus", "check_activation"]
 
@@ -21,22 +23,6 @@ class ActivationCache(NamedTuple):
     name: str
     a: np.ndarray
     h: np.ndarray
-
-
-def sigmoid(a):
-    r"""Numerically stable logistic function $\sigma(a) = 1 / (1 + e^{-a})$.
-
-    Two branches, so that ``exp`` only ever sees a non-positive argument:
-    $\sigma(a) = 1/(1+e^{-a})$ for $a \ge 0$ and $e^{a}/(1+e^{a})$ for $a < 0$.
-    """
-    a = np.asarray(a, dtype=float)
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def softplus(a):
-    r"""$\log(1 + e^{a})$ without overflow (``np.logaddexp(0, a)``)."""
-    return np.logaddexp(0.0, a)
 
 
 # name -> (f(a), f'(a) written as a function of (a, h))

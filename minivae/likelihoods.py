@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import sigmoid, softplus
+from .kernels.scalar import bernoulli_grad, softplus
 from .gaussian import log_normal_backward, log_normal_forward
 
 __all__ = ["BernoulliCache", "bernoulli_loglik_forward",
@@ -42,14 +42,16 @@ def bernoulli_loglik_forward(x, logits):
 
 
 def bernoulli_loglik_backward(dout, cache):
-    r"""Backward of :func:`bernoulli_loglik_forward`: $\partial/\partial a_d = x_d - \sigma(a_d)$.
+    r"""Backward of :func:`bernoulli_loglik_forward`: $\partial/\partial a_d = x_d - \sigma(a_d)$,
+    evaluated as $x_d\,\sigma(-a_d) - (1 - x_d)\,\sigma(a_d)$ so that a nearly saturated pixel keeps
+    its small gradient to full relative precision.
 
     Returns
     -------
     dlogits : ndarray, the shape of ``logits``
     """
     x, logits = cache
-    return dout[..., None] * (x - sigmoid(logits))
+    return dout[..., None] * bernoulli_grad(x, logits)
 
 
 def gaussian_loglik_forward(x, mean, logvar):

@@ -69,9 +69,9 @@ def bernoulli(X, A, scale, dA, ll):
     """Bernoulli decoder from logits ``A (R, D)``: ``ll[r] = log p(x|z_r)``, ``dA <- scale * (x - sigmoid(A))``."""
     if _numba("bernoulli"):
         return loops.bernoulli(X, A, scale, dA, ll)
-    Xr = _rows(X, len(A))
-    np.sum(S.bernoulli_loglik(Xr, A), axis=1, out=ll)
-    dA[...] = scale * S.bernoulli_grad(Xr, A)
+    ll_terms, grad = S.bernoulli_terms(_rows(X, len(A)), A)
+    np.sum(ll_terms, axis=1, out=ll)
+    np.multiply(grad, scale, out=dA)
 
 
 def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from .scalar import (activation, activation_grad, adagrad_accumulate, adagrad_param, adam_param,
-                     bernoulli_grad, bernoulli_loglik, gaussian_grad_logvar, gaussian_grad_mean,
+                     bernoulli_terms, gaussian_grad_logvar, gaussian_grad_mean,
                      gaussian_loglik, kl_grad_logvar, kl_term, moment, reparam_grad_logvar,
                      reparameterize, sigmoid)
 
@@ -43,9 +43,9 @@ def bernoulli(X, A, scale, dA, ll):
         x = X[r % M]
         total = 0.0
         for d in range(A.shape[1]):
-            a = A[r, d]
-            total += bernoulli_loglik(x[d], a)
-            dA[r, d] = scale * bernoulli_grad(x[d], a)
+            ll_d, g_d = bernoulli_terms(x[d], A[r, d])
+            total += ll_d
+            dA[r, d] = scale * g_d
         ll[r] = total
 
 

@@ -7,6 +7,10 @@ from compiled code, where they are inlined). The formulas are those of the teach
 (:mod:`minivae.activations`, :mod:`minivae.gaussian`, :mod:`minivae.likelihoods`,
 :mod:`minivae.optim`), which use these very functions.
 
+**Editing this file:** Numba's disk cache is keyed on :mod:`minivae.kernels.loops` alone, so
+after a change here delete ``minivae/kernels/__pycache__`` (or touch ``loops.py``); otherwise the
+Numba backend keeps running the loops compiled from the old formulas.
+
 Activations are selected by an integer code so that one compiled loop serves all of them.
 Their derivatives are written in terms of the output $h$ alone, so a backward pass never
 needs the pre-activation.
@@ -20,18 +24,28 @@ ACTIVATION_CODES = {"identity": IDENTITY, "tanh": TANH, "sigmoid": SIGMOID,
 
 
 @register_jitable
-def sigmoid(a):
-    r"""$\sigma(a) = 1/(1 + e^{-a})$ in two branches that never overflow:
-    with $e = e^{-|a|}$ and $r = 1/(1+e)$, $\sigma(a) = r$ for $a \ge 0$ and $e r$ for $a < 0$."""
-    e = np.exp(-np.abs(a))
+def sigmoid_from(a, e):
+    r"""$\sigma(a)$ given $e = e^{-|a|}$: with $r = 1/(1+e)$, $r$ for $a \ge 0$ and $e r$ for $a < 0$."""
     r = 1.0 / (1.0 + e)
-    return r - (a < 0) * (r - e * r)
+    return (a >= 0) * r + (a < 0) * (e * r)  # one term is exactly zero: no cancellation
+
+
+@register_jitable
+def softplus_from(a, e):
+    r"""$\log(1 + e^a) = \max(a, 0) + \log(1 + e^{-|a|})$ given $e = e^{-|a|}$."""
+    return np.maximum(a, 0.0) + np.log1p(e)
+
+
+@register_jitable
+def sigmoid(a):
+    r"""$\sigma(a) = 1/(1 + e^{-a})$ in two branches that never overflow (:func:`sigmoid_from`)."""
+    return sigmoid_from(a, np.exp(-np.abs(a)))
 
 
 @register_jitable
 def softplus(a):
-    r"""$\log(1 + e^a) = \max(a, 0) + \log(1 + e^{-|a|})$, finite for every finite $a$."""
-    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+    r"""$\log(1 + e^a)$, finite for every finite $a$ (:func:`softplus_from`)."""
+    return softplus_from(a, np.exp(-np.abs(a)))
 
 
 @register_jitable
@@ -64,15 +78,25 @@ def activation_grad(code, dh, h):
 
 
 @register_jitable
-def bernoulli_loglik(x, a):
-    r"""One pixel's $\log p(x|a) = x a - \operatorname{softplus}(a)$ (App. C.1)."""
-    return x * a - softplus(a)
+def bernoulli_grad_from(x, a, e):
+    r"""$\partial \log p(x|a)/\partial a = x - \sigma(a)$ given $e = e^{-|a|}$, written as
+    $x\,\sigma(-a) - (1 - x)\,\sigma(a)$: for $x = 1$ and large $a$ this returns the small
+    $\sigma(-a)$ to full relative precision instead of the cancellation $1 - \sigma(a)$."""
+    return x * sigmoid_from(-a, e) - (1.0 - x) * sigmoid_from(a, e)
 
 
 @register_jitable
 def bernoulli_grad(x, a):
-    r"""$\partial \log p(x|a) / \partial a = x - \sigma(a)$."""
-    return x - sigmoid(a)
+    r"""$\partial \log p(x|a)/\partial a = x - \sigma(a)$ (:func:`bernoulli_grad_from`)."""
+    return bernoulli_grad_from(x, a, np.exp(-np.abs(a)))
+
+
+@register_jitable
+def bernoulli_terms(x, a):
+    r"""One pixel's $\log p(x|a) = x a - \operatorname{softplus}(a)$ (App. C.1) and its derivative,
+    sharing one $e^{-|a|}$."""
+    e = np.exp(-np.abs(a))
+    return x * a - softplus_from(a, e), bernoulli_grad_from(x, a, e)
 
 
 @register_jitable
