@@ -84,3 +84,12 @@ def test_python_dash_m_help_runs():
     out = subprocess.run([sys.executable, "-m", "minivae", "train", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "--samples" in out and "Adagrad" in out
+
+
+def test_bench_runs_on_a_tiny_budget(capsys):
+    assert main(["bench", "--steps", "3", "--warmup", "1", "--batch-sizes", "100",
+                 "--dtypes", "float32", "--no-torch", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    row = result["rows"][0]
+    assert row["batch"] == 100 and row["numpy"] > 0 and row["numba"] > 0 and "torch" not in row
+    assert result["compile_seconds"] > 0 and result["cached_startup_seconds"] > 0
