@@ -20,6 +20,7 @@ from .optim import OPTIMIZERS, make_optimizer
 from .plotting import plot_history, save_image_grid
 from .presets import PRESETS, get_preset
 from .progress import ProgressPrinter, format_seconds
+from .reproduce.cli import add_reproduce_commands
 from .training import Callback, Trainer
 
 __all__ = ["main", "build_parser"]
@@ -215,8 +216,13 @@ def build_parser():
     p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"])
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--profile", action="store_true",
+                   help="instead, profile --steps steps (numba, float32, batch 100) with cProfile")
     p.set_defaults(func=bench_main)
 
+    p = sub.add_parser("reproduce", help="reproduce the paper's figures: fig2 (AEVB vs wake-sleep), "
+                       "manifold and samples (App. A); resumable")
+    add_reproduce_commands(p)
     return parser
 
 

@@ -1,0 +1,172 @@
+"""The ``minivae reproduce`` command: ``fig2``, ``manifold`` and ``samples``.
+
+:func:`add_reproduce_commands` fills the ``reproduce`` sub-parser that :mod:`minivae.cli` creates.
+"""
+import argparse
+import sys
+import time
+
+from ..progress import format_seconds
+from ..wakesleep import ALGORITHMS
+from .appendix import APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold, reproduce_samples
+from .fig2 import FAST_SAMPLES, FIG2, FULL_SAMPLES, format_summary, reproduce_fig2
+from .stepsize import STEP_SIZES
+
+__all__ = ["add_reproduce_commands"]
+
+DESCRIPTION = """\
+Reproduce the paper's experiments on the shipped MNIST and Frey Face data. Every training run
+is saved after each evaluation (checkpoint.npz + .json, history.json) under
+OUT/<dataset>/J<latents>/<algorithm>/lr<step size>/: run the same command again to continue an
+interrupted run; runs that reached their budget are read, not retrained.
+"""
+
+
+def _count(text):
+    """A sample count such as ``1e6`` or ``250000`` (at least 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value >= 1 and value == int(value)):
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(value)
+
+
+def _step_size(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a step size must be positive, got {text!r}")
+    return value
+
+
+def _timed(fn, args):
+    start = time.perf_counter()
+    try:
+        result = fn(args)
+    except FloatingPointError as exc:
+        print(f"minivae reproduce {args.experiment}: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wall time of this command: {format_seconds(time.perf_counter() - start)}")
+    return result
+
+
+def _fig2(args):
+    if args.fast and args.samples:
+        raise ValueError("give --fast or --samples, not both")
+    samples = FAST_SAMPLES if args.fast else (args.samples or FULL_SAMPLES)
+    result = reproduce_fig2(args.dataset, args.out, samples, args.latents, args.n_hidden,
+                            tuple(args.algorithms), tuple(args.step_sizes), args.pilot_samples,
+                            args.seed, args.eval_train_size, args.quiet)
+    print(format_summary(result))
+    print(f"wrote {args.out}/fig2_{args.dataset}.csv, .json and .png")
+    return 0
+
+
+def _manifold(args):
+    result = reproduce_manifold(args.dataset, args.out, args.samples, args.from_dir, args.grid,
+                                args.lr, args.n_hidden, args.seed, args.eval_train_size, args.quiet)
+    model = result["model"]
+    if model["test_bound"] is not None:
+        print(f"2-D latent model ({model['dir']}): {model['samples']:,} samples, train bound "
+              f"{model['train_bound']:.2f}, test bound {model['test_bound']:.2f} nats per datapoint")
+    print("wrote " + ", ".join(result["files"]))
+    return 0
+
+
+def _samples(args):
+    result = reproduce_samples(args.dataset, args.out, args.samples, args.latents, args.from_dirs,
+                               args.n, args.lr, args.n_hidden, args.seed, args.eval_train_size,
+                               args.quiet)
+    for m in result["models"]:
+        if m["test_bound"] is not None:
+            print(f"J={m['n_latent']:>3} ({m['dir']}): {m['samples']:,} samples, train bound "
+                  f"{m['train_bound']:.2f}, test bound {m['test_bound']:.2f}")
+    print("wrote " + ", ".join(result["files"]))
+    return 0
+
+
+def _common(p, out, budget_help):
+    p.add_argument("--dataset", choices=sorted(FIG2), default="mnist",
+                   help="mnist (500 hidden units, Bernoulli decoder) or frey (200, Gaussian)")
+    p.add_argument("--samples", type=_count, help=budget_help)
+    p.add_argument("--n-hidden", type=_count,
+                   help="hidden units of encoder and decoder (default: the paper's, 500 / 200)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds initialization, minibatches and noise (default 0)")
+    p.add_argument("--eval-train-size", type=_count, default=10_000,
+                   help="training images in the reported train bound, a fixed subset (default "
+                        "10000; Frey Face has 1765)")
+    p.add_argument("--out", default=out, help=f"output directory (default {out})")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def add_reproduce_commands(parser):
+    """Add the ``fig2``, ``manifold`` and ``samples`` sub-commands to the ``reproduce`` parser."""
+    parser.description = DESCRIPTION
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+
+    p = sub.add_parser(
+        "fig2", help="Fig. 2: AEVB vs wake-sleep, lower bound vs training samples seen",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Fig. 2 of the paper: for every latent size, train the same VAE with AEVB and with wake-sleep
+(same encoder, decoder, initialization, minibatches of M=100, L=1, Adagrad, N(0, I) weight prior)
+and evaluate the train and test lower bound per datapoint (estimator B) at log-spaced numbers of
+training samples seen. Adagrad's step size is chosen per run from --step-sizes by the train bound
+after --pilot-samples samples, as in the paper; the choice is recorded. Latent sizes: MNIST 3, 5,
+10, 20, 200 (500 hidden units); Frey Face 2, 5, 10, 20 (200 hidden units).
+
+Writes OUT/fig2_<dataset>.csv (one row per evaluation), .json (settings, step-size pilots,
+histories, summary, wall times) and .png (one panel per latent size, log x-axis).
+
+Budget: --samples per run (default 1e7; the paper goes to 1e8 for MNIST); --fast is 1e5.
+Runs are independent: to use two cores, start two commands on disjoint --latents with the same
+--out, then run the full command once more to assemble the figure (nothing is retrained).""",
+        epilog="example: minivae reproduce fig2 --dataset frey --fast --out runs/fig2-fast")
+    _common(p, "runs/fig2", f"training samples per run (default {FULL_SAMPLES:,})")
+    p.add_argument("--fast", action="store_true",
+                   help=f"a short budget, {FAST_SAMPLES:,} samples per run (minutes, not hours)")
+    p.add_argument("--latents", type=_count, nargs="+", metavar="J",
+                   help="latent sizes to run (default: the paper's for the dataset)")
+    p.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS),
+                   help="update rules to run (default both)")
+    p.add_argument("--step-sizes", type=_step_size, nargs="+", default=list(STEP_SIZES),
+                   metavar="LR", help="Adagrad step-size candidates (default 0.01 0.02 0.1)")
+    p.add_argument("--pilot-samples", type=_count,
+                   help="samples per step-size candidate (default 1%% of the budget, at least 1e4)")
+    p.set_defaults(func=lambda args: _timed(_fig2, args))
+
+    p = sub.add_parser(
+        "manifold", help="App. A, Fig. 4: decoder over a grid of a 2-D latent space",
+        description="Train (or load with --from) an AEVB model with 2 latent dimensions and plot "
+                    "the decoder mean at z = Phi^-1(u) for u on a grid of cell midpoints of the "
+                    "unit square (Phi^-1 = scipy.stats.norm.ppf). For MNIST also plot the test "
+                    "set's posterior means coloured by digit. Writes OUT/manifold_<dataset>.png "
+                    "(and OUT/latent_means_mnist.png) and OUT/manifold_<dataset>.json.")
+    _common(p, "runs/appendix-a", f"training samples (default {APPENDIX_SAMPLES:,})")
+    p.add_argument("--from", dest="from_dir", metavar="DIR",
+                   help="plot the saved model in DIR (a checkpoint with 2 latent dimensions)")
+    p.add_argument("--grid", type=_count, default=20, help="images per axis (default 20)")
+    p.add_argument("--lr", type=_step_size, default=0.02, help="Adagrad step size (default 0.02)")
+    p.set_defaults(func=lambda args: _timed(_manifold, args))
+
+    p = sub.add_parser(
+        "samples", help="App. A, Fig. 5: random samples for several latent sizes",
+        description="Train (or load with --from) AEVB models with each of --latents latent "
+                    "dimensions and plot decoder means at z ~ N(0, I), one panel per model. "
+                    "Writes OUT/samples_<dataset>.png and OUT/samples_<dataset>.json. Models "
+                    "with the same settings are shared with `reproduce manifold` in the same OUT.")
+    _common(p, "runs/appendix-a", f"training samples per model (default {APPENDIX_SAMPLES:,})")
+    p.add_argument("--latents", type=_count, nargs="+", default=list(SAMPLE_LATENTS),
+                   metavar="J", help="latent sizes (default 2 5 10 20)")
+    p.add_argument("--from", dest="from_dirs", nargs="+", metavar="DIR",
+                   help="sample from the saved models in these directories instead of training")
+    p.add_argument("--n", type=_count, default=100, help="samples per model (default 100)")
+    p.add_argument("--lr", type=_step_size, default=0.02, help="Adagrad step size (default 0.02)")
+    p.set_defaults(func=lambda args: _timed(_samples, args))
+    return parser

@@ -1,0 +1,221 @@
+"""One training run of a reproduction: a directory that can be created, resumed and finished.
+
+A run trains one :class:`~minivae.VAE` with one update rule (AEVB or wake-sleep) and one Adagrad
+step size, with the paper's settings (M = 100, L = 1, estimator B, the N(0, I) weight prior
+scaled by 1/N, init N(0, 0.01²)), and evaluates the train and test bound at the log-spaced
+points of :func:`~minivae.reproduce.schedule.log_schedule`. After every evaluation it writes
+``checkpoint.npz`` + ``checkpoint.json`` (:mod:`minivae.checkpoint`, no pickle) and
+``history.json``, so an interrupted run continues exactly where it stopped, and a run that
+already reached its budget is not trained again. A run whose loss becomes non-finite writes
+``status.json`` and counts as finished (re-running it would diverge the same way).
+
+Layout: ``ROOT/<dataset>/J<n_latent>/<algorithm>/lr<step size>/``.
+"""
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import checkpoint
+from ..datasets import load_mnist
+from ..model import VAE
+from ..optim import Adagrad
+from ..presets import get_preset
+from ..progress import ProgressPrinter, format_seconds
+from ..training import Trainer
+from ..wakesleep import ALGORITHMS, WakeSleepTrainer, restore
+from .schedule import log_schedule, round_to_batches
+
+__all__ = ["Data", "load_data", "RunSpec", "RunResult", "train_run", "BATCH_SIZE"]
+
+BATCH_SIZE = 100
+"""$M$, the paper's minibatch size."""
+
+
+class Data(NamedTuple):
+    """A dataset as the runs use it: grey values, the decoder it calls for, the image shape, and
+    the test labels (MNIST digits; ``None`` for Frey Face)."""
+    name: str
+    X_train: np.ndarray
+    X_test: np.ndarray
+    decoder: str
+    image_shape: tuple
+    y_test: np.ndarray | None
+
+
+def load_data(dataset):
+    """The shipped train and test sets of ``"mnist"`` or ``"frey"`` (see :mod:`minivae.presets`)."""
+    preset = get_preset(dataset)
+    y_test = load_mnist("test")[1] if preset.name == "mnist" else None
+    return Data(preset.name, preset.load("train"), preset.load("test"), preset.decoder,
+                preset.image_shape, y_test)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What identifies a run: data, architecture, update rule, step size, seed, evaluation set."""
+    dataset: str
+    n_latent: int
+    n_hidden: int
+    algorithm: str
+    lr: float
+    seed: int = 0
+    eval_train_size: int = 10_000
+
+    def __post_init__(self):
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of "
+                             f"{', '.join(ALGORITHMS)}")
+
+    def directory(self, root):
+        """``ROOT/<dataset>/J<n_latent>/<algorithm>/lr<lr>``."""
+        return Path(root) / self.dataset / f"J{self.n_latent}" / self.algorithm / f"lr{self.lr:g}"
+
+    def label(self):
+        return f"{self.dataset} J={self.n_latent} {self.algorithm} lr={self.lr:g}"
+
+
+@dataclass
+class RunResult:
+    """A run's state after :func:`train_run`: its evaluations and whether it finished or diverged."""
+    spec: RunSpec
+    status: str                  # "done" or "diverged"
+    samples: int
+    train_time: float            # seconds in training steps (the Trainer's wall_time), all resumes
+    elapsed: float               # seconds of the whole run: steps, evaluations, checkpoints
+    history: list = field(default_factory=list)   # dicts: samples, train_bound, test_bound, wall_time
+    message: str = ""
+
+    def record_at(self, samples):
+        """The evaluation at exactly ``samples`` training samples, or ``None``."""
+        return next((r for r in self.history if r["samples"] == samples), None)
+
+    def to_dict(self):
+        d = asdict(self)
+        d["spec"] = asdict(self.spec)
+        return d
+
+
+def _new_trainer(spec, data, callbacks):
+    model = VAE(data.X_train.shape[1], spec.n_hidden, spec.n_latent, decoder=data.decoder,
+                seed=spec.seed)
+    cls = Trainer if spec.algorithm == "aevb" else WakeSleepTrainer
+    return cls(model, data.X_train, data.X_test, optimizer=Adagrad(lr=spec.lr),
+               batch_size=BATCH_SIZE, L=1, estimator="B", weight_prior=True, seed=spec.seed,
+               eval_train_size=spec.eval_train_size, callbacks=callbacks)
+
+
+def _check_matches(spec, directory):
+    """Refuse to resume a run saved with other settings than ``spec``."""
+    meta = json.loads((directory / "checkpoint.json").read_text())
+    found = {"n_latent": meta["model"]["n_latent"], "n_hidden": meta["model"]["n_hidden"],
+             "algorithm": meta["extra"].get("algorithm"), "lr": meta["optimizer"]["lr"],
+             "seed": meta["trainer"]["config"]["seed"],
+             "eval_train_size": meta["trainer"]["config"]["eval_train_size"]}
+    wanted = {"n_latent": spec.n_latent, "n_hidden": [spec.n_hidden], "algorithm": spec.algorithm,
+              "lr": spec.lr, "seed": spec.seed, "eval_train_size": spec.eval_train_size}
+    diff = {k: (found[k], wanted[k]) for k in wanted if found[k] != wanted[k]}
+    if diff:
+        listing = ", ".join(f"{k}: saved {a!r}, asked {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(f"{directory} holds a run with other settings ({listing}); "
+                         f"choose another --out or the same settings")
+
+
+def _open_trainer(spec, directory, data, callbacks):
+    if (directory / "checkpoint.json").exists():
+        _check_matches(spec, directory)
+        return restore(directory, data.X_train, data.X_test, spec.algorithm, callbacks)
+    return _new_trainer(spec, data, callbacks)
+
+
+def _save(trainer, spec, directory, elapsed):
+    directory.mkdir(parents=True, exist_ok=True)
+    extra = {"dataset": spec.dataset, "algorithm": spec.algorithm, "experiment": "reproduce",
+             "elapsed": elapsed}
+    checkpoint.save(directory, trainer.model, trainer, extra=extra)
+    (directory / "history.json").write_text(json.dumps(trainer.history_dicts(), indent=1))
+
+
+def _read_json(path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _finished(spec, directory, samples):
+    """The run's result if it diverged or already reached ``samples``, read from disk; else None."""
+    status = _read_json(directory / "status.json")
+    if status is not None:
+        history = _read_json(directory / "history.json") or []
+        return RunResult(spec, "diverged", status["samples"], status["train_time"],
+                         status["elapsed"], history, status["message"])
+    meta = _read_json(directory / "checkpoint.json")
+    if meta is None or meta["trainer"]["samples"] < samples:
+        return None
+    _check_matches(spec, directory)
+    return RunResult(spec, "done", meta["trainer"]["samples"], meta["trainer"]["wall_time"],
+                     meta["extra"].get("elapsed", 0.0), meta["trainer"]["history"])
+
+
+def _write_divergence(trainer, directory, elapsed, message):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "history.json").write_text(json.dumps(trainer.history_dicts(), indent=1))
+    record = {"status": "diverged", "samples": trainer.samples, "train_time": trainer.wall_time,
+              "elapsed": elapsed, "message": message}
+    (directory / "status.json").write_text(json.dumps(record, indent=1))
+
+
+def _train_through(trainer, spec, directory, points, elapsed):
+    """Evaluate and save at every point of ``points``; return the seconds spent (all resumes)."""
+    for target in points:
+        trainer.run(target, eval_every=target)
+        spent = elapsed()
+        _save(trainer, spec, directory, spent)
+    return spent
+
+
+def train_run(spec, root, samples, data, quiet=False, stream=None):
+    """Train (or resume, or just read) the run ``spec`` under ``root`` until ``samples`` samples.
+
+    Parameters
+    ----------
+    spec : RunSpec
+    root : path, the experiment's output directory
+    samples : int, the budget of training samples (rounded up to whole minibatches)
+    data : Data, from :func:`load_data` (loaded once per experiment)
+    quiet : bool, no progress lines
+    stream : file for progress lines, default ``sys.stderr``
+
+    Returns
+    -------
+    RunResult
+    """
+    stream = sys.stderr if stream is None else stream
+    say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
+    directory = spec.directory(root)
+    finished = _finished(spec, directory, round_to_batches(samples, BATCH_SIZE))
+    if finished is not None:
+        return finished
+    start = time.perf_counter()
+    callbacks = [] if quiet else [ProgressPrinter(samples, interval=10.0, stream=stream)]
+    trainer = _open_trainer(spec, directory, data, callbacks)
+    meta = _read_json(directory / "checkpoint.json")
+    before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
+    elapsed = lambda: before + time.perf_counter() - start  # noqa: E731
+    points = log_schedule(samples, trainer.batch_size, after=trainer.samples)
+    verb = f"resuming at {trainer.samples:,}" if trainer.samples else "training"
+    say(f"== {spec.label()}: {verb} -> {points[-1]:,} samples")
+    try:
+        spent = _train_through(trainer, spec, directory, points, elapsed)
+    except FloatingPointError as exc:
+        spent = elapsed()
+        _write_divergence(trainer, directory, spent, str(exc))
+        say(f"== {spec.label()}: diverged after {trainer.samples:,} samples ({exc})")
+        return RunResult(spec, "diverged", trainer.samples, trainer.wall_time, spent,
+                         trainer.history_dicts(), str(exc))
+    say(f"== {spec.label()}: {trainer.samples:,} samples; {format_seconds(spent)} in all, "
+        f"{format_seconds(trainer.wall_time)} of it in training steps")
+    return RunResult(spec, "done", trainer.samples, trainer.wall_time, spent,
+                     trainer.history_dicts())

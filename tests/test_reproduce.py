@@ -1,0 +1,224 @@
+"""``minivae reproduce``: the pieces (schedule, grid, step-size pilot, resumable runs) and the three
+commands end to end on tiny budgets of the real data."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+import minivae
+from minivae.cli import build_parser, main
+from minivae.reproduce.fig2 import default_pilot_samples, summarize
+from minivae.reproduce.manifold import latent_grid
+from minivae.reproduce import appendix, fig2
+from minivae.reproduce.runs import RunSpec, load_data, train_run
+from minivae.reproduce.schedule import log_schedule
+from minivae.reproduce.stepsize import choose_step_size
+from minivae.wakesleep import WakeSleepTrainer
+
+TINY = ["--n-hidden", "8", "--eval-train-size", "200", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def small_data(monkeypatch):
+    """The real data, cut to 2000 training and 500 test images so that every evaluation is quick."""
+    def load(dataset):
+        d = load_data(dataset)
+        y = None if d.y_test is None else d.y_test[:500]
+        return d._replace(X_train=d.X_train[:2000], X_test=d.X_test[:500], y_test=y)
+
+    for module in (fig2, appendix):
+        monkeypatch.setattr(module, "load_data", load)
+
+
+# -- the pieces ---------------------------------------------------------------------------------
+def test_log_schedule_is_log_spaced_in_whole_minibatches_and_ends_at_the_budget():
+    points = log_schedule(10**6)
+    assert points[0] == 1000 and points[-1] == 10**6
+    assert all(p % 100 == 0 for p in points) and points == sorted(set(points))
+    ratios = np.diff(np.log10(points))
+    np.testing.assert_allclose(ratios, 0.2, atol=0.01)          # five points per decade
+    assert log_schedule(10**5)[:-1] == [p for p in points if p < 10**5]  # a longer run keeps them
+    assert log_schedule(10**6, after=10**5)[0] > 10**5
+    assert log_schedule(1050) == [1000, 1100] and log_schedule(300) == [300]
+
+
+def test_latent_grid_maps_cell_midpoints_through_the_inverse_gaussian_cdf():
+    n = 5
+    Z = latent_grid(n)
+    assert Z.shape == (n * n, 2)
+    U = norm.cdf(Z).reshape(n, n, 2)
+    midpoints = (np.arange(n) + 0.5) / n
+    np.testing.assert_allclose(U[0, :, 0], midpoints, rtol=1e-12)          # z1 grows to the right
+    np.testing.assert_allclose(U[:, 0, 1], midpoints[::-1], rtol=1e-12)    # z2 grows upwards
+    np.testing.assert_allclose(Z.sum(axis=0), 0.0, atol=1e-12)
+    with pytest.raises(ValueError):
+        latent_grid(0)
+
+
+def test_default_pilot_is_one_percent_of_the_budget_but_at_least_ten_thousand():
+    assert default_pilot_samples(10**7) == 10**5
+    assert default_pilot_samples(10**5) == 10**4
+    assert default_pilot_samples(5000) == 5000
+
+
+def test_summary_counts_the_points_where_aevb_is_above_wake_sleep():
+    h = lambda *b: [{"samples": s, "train_bound": x, "test_bound": x}  # noqa: E731
+                    for s, x in zip((0, 100, 200), b)]
+    runs = [{"n_latent": 3, "algorithm": "aevb", "lr": 0.1, "status": "done",
+             "history": h(-500, -200, -150)},
+            {"n_latent": 3, "algorithm": "wakesleep", "lr": 0.02, "status": "done",
+             "history": h(-500, -250, -140)}]
+    row = summarize(runs)[0]
+    assert row["aevb_above_wakesleep_train"] == "1/2"      # the point at 0 samples is left out
+    assert row["aevb"]["train_bound"] == -150 and row["wakesleep"]["lr"] == 0.02
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    d = load_data("mnist")
+    return d._replace(X_train=d.X_train[:2000], X_test=d.X_test[:500], y_test=d.y_test[:500])
+
+
+def test_a_diverged_candidate_is_dropped_and_its_run_is_not_retried(tmp_path, mnist, monkeypatch):
+    original = minivae.Trainer.step
+
+    def step(self):
+        if self.optimizer.lr == 0.1 and self.samples >= 300:
+            raise FloatingPointError("non-finite loss (test)")
+        return original(self)
+
+    monkeypatch.setattr(minivae.Trainer, "step", step)
+    spec = RunSpec("mnist", 2, 8, "aevb", 0.01, eval_train_size=200)
+    choice = choose_step_size(spec, tmp_path, 500, mnist, quiet=True)
+    assert choice.train_bound[0.1] is None and choice.chosen in (0.01, 0.02)
+    assert choice.chosen == max((0.01, 0.02), key=choice.train_bound.get)
+    status = json.loads((tmp_path / "mnist/J2/aevb/lr0.1/status.json").read_text())
+    assert status["status"] == "diverged" and status["samples"] == 300
+    monkeypatch.setattr(minivae.Trainer, "step", lambda self: pytest.fail("retrained"))
+    again = train_run(RunSpec("mnist", 2, 8, "aevb", 0.1, eval_train_size=200), tmp_path, 500,
+                      mnist, quiet=True)
+    assert again.status == "diverged" and again.samples == 300
+
+
+def test_a_run_resumed_to_a_larger_budget_keeps_its_points(tmp_path, mnist):
+    spec = RunSpec("mnist", 2, 8, "wakesleep", 0.02, eval_train_size=200)
+    short = train_run(spec, tmp_path, 1000, mnist, quiet=True)
+    longer = train_run(spec, tmp_path, 2000, mnist, quiet=True)
+    assert [r["samples"] for r in longer.history] == [0, 1000, 1600, 2000]
+    assert longer.history[:2] == short.history
+
+
+# -- the commands -------------------------------------------------------------------------------
+def _fig2(out, dataset="mnist", *extra):
+    return main(["reproduce", "fig2", "--dataset", dataset, "--latents", "2", "3", "--samples",
+                 "1600", "--pilot-samples", "1000", "--out", str(out), *TINY, *extra])
+
+
+def test_fig2_writes_csv_json_png_for_both_algorithms(tmp_path, capsys):
+    assert _fig2(tmp_path) == 0
+    result = json.loads((tmp_path / "fig2_mnist.json").read_text())
+    assert {(r["n_latent"], r["algorithm"]) for r in result["runs"]} == \
+        {(J, a) for J in (2, 3) for a in ("aevb", "wakesleep")}
+    for run in result["runs"]:
+        pilot = run["step_size_pilot"]
+        assert pilot["pilot_samples"] == 1000 and set(pilot["train_bound"]) == {"0.01", "0.02", "0.1"}
+        assert run["lr"] == float(max(pilot["train_bound"], key=pilot["train_bound"].get))
+        assert [r["samples"] for r in run["history"]] == [0, 1000, 1600]
+        bounds = [r[k] for r in run["history"] for k in ("train_bound", "test_bound")]
+        assert np.all(np.isfinite(bounds)) and max(bounds) < 0
+        assert run["history"][-1]["train_bound"] > run["history"][0]["train_bound"]
+    with open(tmp_path / "fig2_mnist.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == sum(len(r["history"]) for r in result["runs"])
+    assert (tmp_path / "fig2_mnist.png").stat().st_size > 10_000
+    assert "AEVB above WS" in capsys.readouterr().out
+
+
+def test_fig2_does_not_retrain_finished_runs(tmp_path, monkeypatch):
+    _fig2(tmp_path)
+    before = json.loads((tmp_path / "fig2_mnist.json").read_text())
+    for cls in (minivae.Trainer, WakeSleepTrainer):
+        monkeypatch.setattr(cls, "step", lambda self: pytest.fail("a finished run was retrained"))
+    assert _fig2(tmp_path) == 0
+    after = json.loads((tmp_path / "fig2_mnist.json").read_text())
+    assert after["runs"] == before["runs"]
+
+
+def test_fig2_on_frey_face_uses_the_gaussian_decoder(tmp_path):
+    assert main(["reproduce", "fig2", "--dataset", "frey", "--latents", "2", "--samples", "1000",
+                 "--pilot-samples", "500", "--step-sizes", "0.02", "0.1", "--out", str(tmp_path),
+                 *TINY]) == 0
+    result = json.loads((tmp_path / "fig2_frey.json").read_text())
+    assert len(result["runs"]) == 2
+    assert all(np.isfinite(r["history"][-1]["test_bound"]) for r in result["runs"])
+    meta = json.loads((tmp_path / "frey/J2/wakesleep/lr0.1/checkpoint.json").read_text())
+    assert meta["model"]["decoder"] == "gaussian" and meta["extra"]["algorithm"] == "wakesleep"
+
+
+def test_fig2_refuses_a_directory_with_other_settings(tmp_path, capsys):
+    _fig2(tmp_path, "mnist", "--algorithms", "aevb")
+    capsys.readouterr()
+    assert main(["reproduce", "fig2", "--latents", "2", "--samples", "1600", "--pilot-samples",
+                 "1000", "--algorithms", "aevb", "--out", str(tmp_path), "--n-hidden", "9",
+                 "--eval-train-size", "200", "--quiet"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_manifold_trains_plots_and_reloads(tmp_path):
+    args = ["reproduce", "manifold", "--samples", "1000", "--grid", "4", *TINY]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    for name in ("manifold_mnist.png", "latent_means_mnist.png", "manifold_mnist.json"):
+        assert (tmp_path / "a" / name).stat().st_size > 0
+    result = json.loads((tmp_path / "a" / "manifold_mnist.json").read_text())
+    assert result["model"]["samples"] == 1000 and np.isfinite(result["model"]["test_bound"])
+    run = tmp_path / "a/mnist/J2/aevb/lr0.02"
+    assert main(["reproduce", "manifold", "--from", str(run), "--grid", "3", "--quiet",
+                 "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "manifold_mnist.png").exists()
+
+
+def test_manifold_needs_two_latent_dimensions(tmp_path, capsys):
+    main(["reproduce", "samples", "--latents", "3", "--samples", "500", "--out", str(tmp_path),
+          *TINY])
+    capsys.readouterr()
+    assert main(["reproduce", "manifold", "--from", str(tmp_path / "mnist/J3/aevb/lr0.02"),
+                 "--quiet", "--out", str(tmp_path)]) == 2
+    assert "2 latent dimensions" in capsys.readouterr().err
+
+
+def test_samples_and_frey_manifold(tmp_path):
+    assert main(["reproduce", "samples", "--latents", "2", "3", "--samples", "500", "--n", "16",
+                 "--out", str(tmp_path), *TINY]) == 0
+    result = json.loads((tmp_path / "samples_mnist.json").read_text())
+    assert [m["n_latent"] for m in result["models"]] == [2, 3]
+    assert (tmp_path / "samples_mnist.png").stat().st_size > 0
+    runs = [str(tmp_path / f"mnist/J{J}/aevb/lr0.02") for J in (3, 2)]
+    assert main(["reproduce", "samples", "--from", *runs, "--n", "4", "--quiet",
+                 "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "samples_mnist.json").read_text())
+    assert [m["n_latent"] for m in again["models"]] == [3, 2]
+    assert main(["reproduce", "manifold", "--dataset", "frey", "--samples", "500", "--grid", "3",
+                 "--out", str(tmp_path), *TINY]) == 0
+    assert (tmp_path / "manifold_frey.png").exists()
+    assert not (tmp_path / "latent_means_frey.png").exists()     # Frey Face has no labels
+
+
+def test_bad_reproduce_arguments_are_reported(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "fig2", "--samples", "0"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "fig2", "--step-sizes", "-1"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "fig2", "--algorithms", "backprop"])
+    assert main(["reproduce", "fig2", "--fast", "--samples", "1000"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_reproduce_help_explains_the_experiments():
+    out = subprocess.run([sys.executable, "-m", "minivae", "reproduce", "fig2", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "wake-sleep" in out and "--fast" in out and "--latents" in out
