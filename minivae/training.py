@@ -175,14 +175,21 @@ class Trainer:
             loss, grads = model.fastpath.loss_and_grads(X, eps)
         else:
             loss, grads = model.loss_and_grads(X, eps, self.estimator, validate=False)
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"non-finite loss after {self.samples} samples; try a smaller step size than "
-                f"lr={self.optimizer.lr}")
+        self._check_finite(loss, grads)
         decay = 1.0 / len(self.X_train) if self.weight_prior else 0.0
         self.opt_state = self.optimizer.update(model.params, grads, self.opt_state, decay=decay)
         self.samples += len(X)
         return -loss
+
+    def _check_finite(self, loss, grads):
+        """Stop loudly on a non-finite loss or gradient (one summation per tensor: NaN and inf
+        propagate into the sum)."""
+        bad = [name for name, g in grads.items() if not np.isfinite(np.sum(g))]
+        if not np.isfinite(loss) or bad:
+            raise FloatingPointError(
+                f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} after "
+                f"{self.samples} samples (tensors: {', '.join(bad) or 'none'}); "
+                f"try a smaller step size than lr={self.optimizer.lr}")
 
     # -- evaluation and the loop ------------------------------------------------------------
     def evaluate(self):
