@@ -156,7 +156,7 @@ def data_matmul(X, W, out, sparse):
 def data_matmul_t(X, dA, out, sparse):
     """``out <- X.T @ dA``; with ``sparse`` the loop skips zeros of ``X``."""
     if sparse:
-        return loops.sparse_matmul_t(X, dA, out)
+        return loops.sparse_matmul(X.T, dA, out)
     np.matmul(X.T, dA, out=out)
 
 

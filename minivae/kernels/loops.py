@@ -142,7 +142,8 @@ def _add_rows(out_row, x, rows, idx, n):
 
 @njit(cache=True, error_model="numpy")
 def sparse_matmul(X, W, out):
-    """``out <- X @ W``, skipping the zeros of ``X`` (binarized MNIST is about 87% zeros)."""
+    """``out <- X @ W``, skipping the zeros of ``X`` (binarized MNIST is about 87% zeros).
+    ``X`` may be a transposed view: ``sparse_matmul(X.T, dA, out)`` computes ``X.T @ dA``."""
     idx = np.empty(X.shape[1], np.int64)
     x = np.empty(X.shape[1], X.dtype)
     out[:] = 0.0
@@ -153,21 +154,6 @@ def sparse_matmul(X, W, out):
                 idx[n], x[n] = p, X[i, p]
                 n += 1
         _add_rows(out[i], x, W, idx, n)
-
-
-@njit(cache=True, error_model="numpy")
-def sparse_matmul_t(X, dA, out):
-    """``out <- X.T @ dA``, skipping the zeros of ``X``."""
-    idx = np.empty(X.shape[0], np.int64)
-    x = np.empty(X.shape[0], X.dtype)
-    out[:] = 0.0
-    for p in range(X.shape[1]):
-        n = 0
-        for i in range(X.shape[0]):
-            if X[i, p] != 0.0:
-                idx[n], x[n] = i, X[i, p]
-                n += 1
-        _add_rows(out[p], x, dA, idx, n)
 
 
 @njit(cache=True, error_model="numpy")
@@ -194,4 +180,4 @@ def warm_up(dtype=np.float64):
     sgd(flat.copy(), flat, 0.1, 0.0)
     binarize(one, one, one.copy())
     sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype))
-    sparse_matmul_t(one, one, np.ones((3, 3), dtype))
+    sparse_matmul(one.T, one, np.ones((3, 3), dtype))
