@@ -5,7 +5,30 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_history", "image_grid", "save_image_grid"]
+__all__ = ["plot_bounds", "plot_history", "image_grid", "save_image_grid"]
+
+
+def plot_bounds(lines, path, title="", ylabel=r"lower bound $\mathcal{L}$ per datapoint (nats)"):
+    """Plot bound curves against training samples seen (log x-axis when all are positive) to ``path``.
+
+    Parameters
+    ----------
+    lines : list of ``(label, samples, bounds, fmt)``, one curve each (``fmt`` as in ``plt.plot``)
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, samples, bounds, fmt in lines:
+        ax.plot(samples, bounds, fmt, ms=3, label=label)
+    if all(min(samples) > 0 for _, samples, _, _ in lines):
+        ax.set_xscale("log")
+    ax.set_xlabel("training samples evaluated")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def plot_history(history, path, title=""):
@@ -18,21 +41,10 @@ def plot_history(history, path, title=""):
     rows = [r if isinstance(r, dict) else vars(r) for r in history]
     rows = [r for r in rows if r["samples"] > 0] or rows
     samples = [r["samples"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(samples, [r["train_bound"] for r in rows], "o-", ms=3, label="train")
+    lines = [("train", samples, [r["train_bound"] for r in rows], "o-")]
     if any(r["test_bound"] is not None for r in rows):
-        ax.plot(samples, [r["test_bound"] for r in rows], "s--", ms=3, label="test")
-    if min(samples) > 0:
-        ax.set_xscale("log")
-    ax.set_xlabel("training samples evaluated")
-    ax.set_ylabel(r"lower bound $\mathcal{L}$ per datapoint (nats)")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        lines.append(("test", samples, [r["test_bound"] for r in rows], "s--"))
+    return plot_bounds(lines, path, title)
 
 
 def image_grid(images, image_shape, n_cols=10, pad=1):

@@ -29,6 +29,7 @@ from ..evaluation import bound_per_datapoint
 from ..lsvae import VAE_FAMILIES, LocationScaleVAE
 from ..model import VAE
 from ..optim import Adagrad
+from ..plotting import plot_bounds
 from ..training import Trainer
 
 __all__ = ["run_one", "compare", "format_table", "plot_runs", "main"]
@@ -129,24 +130,12 @@ def format_table(results):
 
 def plot_runs(results, path):
     """Test bound against training samples for every run, to ``path`` (PNG)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    lines = []
     for r in results:
         rows = [h for h in r["history"] if h["samples"] > 0]
-        ax.plot([h["samples"] for h in rows], [h["test_bound"] for h in rows], "o-", ms=3, label=r["label"])
-    ax.set_xscale("log")
-    ax.set_xlabel("training samples evaluated")
-    ax.set_ylabel(r"test lower bound $\mathcal{L}$ per datapoint (nats)")
-    ax.set_title("MNIST, location-scale latent families")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        lines.append((r["label"], [h["samples"] for h in rows], [h["test_bound"] for h in rows], "o-"))
+    return plot_bounds(lines, path, "MNIST, location-scale latent families",
+                       ylabel=r"test lower bound $\mathcal{L}$ per datapoint (nats)")
 
 
 def _parser():
