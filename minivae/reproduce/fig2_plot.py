@@ -42,7 +42,9 @@ def plot_fig2(runs, dataset, path, samples):
     samples : int, the budget, for the figure's title
     """
     latents = sorted({r["n_latent"] for r in runs})
-    fig, axes = plt.subplots(1, len(latents), figsize=(3.3 * len(latents), 3.4), squeeze=False)
+    # at least 6.5 inches wide, so that the title fits above a single panel
+    fig, axes = plt.subplots(1, len(latents), figsize=(max(3.3 * len(latents), 6.5), 3.4),
+                             squeeze=False)
     title = TITLES.get(dataset, dataset)
     for ax, J in zip(axes[0], latents):
         _panel(ax, [r for r in runs if r["n_latent"] == J], J, title)
