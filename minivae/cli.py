@@ -14,6 +14,8 @@ from .benchmark import main as bench_main
 from .datasets import binarize_fixed
 from .estimators import ESTIMATORS
 from .evaluation import mean_bound
+from .marginal.appendix_d import appendix_d_log_px
+from .marginal.importance import importance_log_px
 from .model import VAE
 from .modelcheck import check_model_gradients
 from .optim import OPTIMIZERS, make_optimizer
@@ -35,6 +37,14 @@ def _count(text):
     if not (value >= 0 and value == int(value)):
         raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
     return int(value)
+
+
+def _positive(text):
+    """A count of at least 1, such as ``5000`` or ``1e3``."""
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
 
 
 class _Writer(Callback):
@@ -91,26 +101,59 @@ def _train(args):
     return 0
 
 
+def _evaluate_sets(ckpt, preset, n):
+    """The train and test sets as evaluated: MNIST binarized with the fixed seed, first ``n`` rows."""
+    binarization = "none" if ckpt.model.decoder == "gaussian" else "fixed"
+    sets = {}
+    for split in ("train", "test"):
+        X = preset.load(split)
+        sets[split] = (binarize_fixed(X) if binarization == "fixed" else X)[:n]
+    return sets, binarization
+
+
+def _marginal(args, model, X, rng):
+    """``--marginal``: mean log p(x) over the rows of ``X`` and its Monte Carlo standard error."""
+    if args.marginal == "is":
+        log_px = importance_log_px(model, X, args.k, rng=rng)
+        return {"log_px": float(np.mean(log_px)), "method": f"importance sampling, k={args.k}"}
+    est = appendix_d_log_px(model, X, n_samples=args.posterior_samples, n_leapfrog=args.leapfrog,
+                            density=args.density, rng=rng)
+    return {"log_px": float(np.mean(est.log_px)),
+            "mc_stderr": float(np.sqrt(np.sum(est.stderr ** 2)) / len(X)),
+            "acceptance": float(np.mean(est.acceptance)),
+            "method": f"App. D, HMC ({args.posterior_samples} samples, {args.leapfrog} leapfrog "
+                      f"steps), {args.density} density"}
+
+
 def _evaluate(args):
     ckpt = checkpoint.load(args.dir)
     preset = get_preset(ckpt.extra["dataset"])
-    binarization = "none" if ckpt.model.decoder == "gaussian" else "fixed"
+    if args.marginal == "is" and ckpt.extra.get("algorithm") == "mcem":
+        raise ValueError(f"{args.dir} was trained with MCEM, which leaves q(z|x) untrained, so it "
+                         f"is no importance-sampling proposal; use --marginal hmc")
+    n = args.n if args.n is not None else (1000 if args.marginal == "hmc" else None)
+    sets, binarization = _evaluate_sets(ckpt, preset, n)
     result = {"dir": str(args.dir), "dataset": preset.name, "estimator": args.estimator, "L": args.L,
-              "binarization": binarization}
-    for split in ("train", "test"):
-        X = preset.load(split)
-        if binarization == "fixed":
-            X = binarize_fixed(X)
+              "binarization": binarization, "marginal": args.marginal}
+    for split, X in sets.items():
+        rng = np.random.default_rng([args.seed, 0 if split == "train" else 1])
         result[f"{split}_bound"] = mean_bound(ckpt.model, X, L=args.L, estimator=args.estimator,
-                                              rng=np.random.default_rng(args.seed))
+                                              rng=rng)
         result[f"n_{split}"] = len(X)
+        if args.marginal:
+            result[f"{split}_marginal"] = _marginal(args, ckpt.model, X, rng)
     if args.json:
         print(json.dumps(result, indent=1))
-    else:
-        for split in ("train", "test"):
-            data = "grey values" if binarization == "none" else "fixed seeded binarization"
-            print(f"{split:5s} bound per datapoint: {result[f'{split}_bound']:.3f} nats "
-                  f"(N={result[f'n_{split}']}, estimator {args.estimator}, L={args.L}, {data})")
+        return 0
+    for split in ("train", "test"):
+        data = "grey values" if binarization == "none" else "fixed seeded binarization"
+        print(f"{split:5s} bound per datapoint: {result[f'{split}_bound']:.3f} nats "
+              f"(N={result[f'n_{split}']}, estimator {args.estimator}, L={args.L}, {data})")
+        if args.marginal:
+            m = result[f"{split}_marginal"]
+            error = f" +- {m['mc_stderr']:.3f}" if "mc_stderr" in m else ""
+            print(f"{split:5s} log p(x) per datapoint: {m['log_px']:.3f}{error} nats ({m['method']}); "
+                  f"gap to the bound {m['log_px'] - result[f'{split}_bound']:.3f}")
     return 0
 
 
@@ -177,12 +220,29 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("evaluate", help="bound per datapoint of a trained model on train and test",
-                       description="Estimate the lower bound per datapoint on the whole training "
-                       "and test sets (MNIST: the fixed, seeded binarization).")
+    p = sub.add_parser("evaluate", help="bound per datapoint (and log p(x)) of a trained model",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="""\
+Estimate the lower bound per datapoint on the training and test sets (MNIST: the fixed, seeded
+binarization); with --marginal, also the marginal likelihood log p(x) of the generative model:
+
+  hmc  the App. D estimator: HMC posterior samples, a density fitted to them, then the estimate
+       on fresh samples; defaults are the paper's protocol (App. E): the first 1000 images of
+       each set, 50 posterior samples, 4 leapfrog steps. Works for every model, MCEM's too.
+  is   importance sampling with q(z|x) as the proposal (the IWAE bound), k samples per image;
+       needs a trained encoder (AEVB or wake-sleep). Defaults to all images.""")
     p.add_argument("dir", type=Path)
     p.add_argument("--L", type=int, default=1)
     p.add_argument("--estimator", choices=ESTIMATORS, default="B")
+    p.add_argument("--marginal", choices=["hmc", "is"], help="also estimate log p(x) (see above)")
+    p.add_argument("--n", type=_positive,
+                   help="evaluate the first N images of each set (default: all; 1000 with hmc)")
+    p.add_argument("--k", type=_positive, default=5000, help="importance samples per image (default 5000)")
+    p.add_argument("--posterior-samples", type=_positive, default=50,
+                   help="HMC samples per image for fitting q and again for the estimate (default 50)")
+    p.add_argument("--leapfrog", type=_positive, default=4, help="leapfrog steps per HMC move (default 4)")
+    p.add_argument("--density", choices=["kde", "gaussian"], default="kde",
+                   help="density fitted to the posterior samples (default kde)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_evaluate)
@@ -220,7 +280,8 @@ def build_parser():
                    help="instead, profile --steps steps (numba, float32, batch 100) with cProfile")
     p.set_defaults(func=bench_main)
 
-    p = sub.add_parser("reproduce", help="reproduce the paper's figures: fig2 (AEVB vs wake-sleep), "
+    p = sub.add_parser("reproduce", help="reproduce the paper's figures: fig2 (AEVB vs wake-sleep), fig3 "
+                       "(marginal likelihood, with MCEM), "
                        "manifold and samples (App. A); resumable")
     add_reproduce_commands(p)
     return parser

@@ -1,4 +1,4 @@
-"""The ``minivae reproduce`` command: ``fig2``, ``manifold`` and ``samples``.
+"""The ``minivae reproduce`` command: ``fig2``, ``fig3``, ``manifold`` and ``samples``.
 
 :func:`add_reproduce_commands` fills the ``reproduce`` sub-parser that :mod:`minivae.cli` creates.
 """
@@ -10,6 +10,8 @@ from ..progress import format_seconds
 from ..wakesleep import ALGORITHMS
 from .appendix import APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold, reproduce_samples
 from .fig2 import FAST_SAMPLES, FIG2, FULL_SAMPLES, format_summary, reproduce_fig2
+from .fig3 import FIG3_FAST_SAMPLES, FIG3_SAMPLES, TRAIN_SIZES, format_fig3, reproduce_fig3
+from .fig3_run import FIG3_ALGORITHMS, MarginalSettings
 from .stepsize import STEP_SIZES
 
 __all__ = ["add_reproduce_commands"]
@@ -66,6 +68,19 @@ def _fig2(args):
     return 0
 
 
+def _fig3(args):
+    if args.fast and args.samples:
+        raise ValueError("give --fast or --samples, not both")
+    samples = FIG3_FAST_SAMPLES if args.fast else (args.samples or FIG3_SAMPLES)
+    settings = MarginalSettings(args.eval_size, args.posterior_samples, args.leapfrog, args.density)
+    result = reproduce_fig3(args.out, samples, tuple(args.train_sizes), tuple(args.algorithms),
+                            args.mcem_samples, args.lr, args.latents, args.n_hidden, settings,
+                            args.seed, min(args.start, samples), args.quiet)
+    print(format_fig3(result))
+    print(f"wrote {args.out}/fig3_mnist.csv, .json and .png")
+    return 0
+
+
 def _manifold(args):
     result = reproduce_manifold(args.dataset, args.out, args.samples, args.from_dir, args.grid,
                                 args.lr, args.n_hidden, args.seed, args.eval_train_size, args.quiet)
@@ -105,7 +120,7 @@ def _common(p, out, budget_help):
 
 
 def add_reproduce_commands(parser):
-    """Add the ``fig2``, ``manifold`` and ``samples`` sub-commands to the ``reproduce`` parser."""
+    """Add the ``fig2``, ``fig3``, ``manifold`` and ``samples`` sub-commands to the ``reproduce`` parser."""
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
@@ -140,6 +155,50 @@ Runs are independent: to use two cores, start two commands on disjoint --latents
     p.add_argument("--pilot-samples", type=_count,
                    help="samples per step-size candidate (default 1%% of the budget, at least 1e4)")
     p.set_defaults(func=lambda args: _timed(_fig2, args))
+
+    p = sub.add_parser(
+        "fig3", help="Fig. 3: AEVB vs wake-sleep vs MCEM, estimated log p(x) vs training samples",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Fig. 3 of the paper: train the same small model on MNIST (3 latents, 100 hidden units, Bernoulli
+decoder, M=100, Adagrad, N(0, I) weight prior) with AEVB, wake-sleep and Monte Carlo EM (per
+datapoint one HMC move of 10 leapfrog steps tuned to 90% acceptance, then 5 decoder updates),
+on the first 1000 training images and on all of them. At three log-spaced points per decade,
+estimate the marginal likelihood log p(x) of the first --eval-size training and test images with
+the App. D estimator (HMC posterior samples, a fitted density, the estimate on fresh samples).
+
+Writes OUT/fig3_mnist.csv (one row per estimate), .json (settings, runs, wall times) and .png
+(one panel per training-set size). Runs live in OUT/mnist/N<n>/<algorithm>/ and are resumable.
+
+Budget: --samples per run (default 1e7); --fast is 1e5. MCEM costs far more per sample (and,
+as the paper says, is not an on-line algorithm): --mcem-samples caps it on the large set.""",
+        epilog="example: minivae reproduce fig3 --fast --out runs/fig3-fast")
+    p.add_argument("--samples", type=_count, help=f"training samples per run (default {FIG3_SAMPLES:,})")
+    p.add_argument("--fast", action="store_true",
+                   help=f"a short budget, {FIG3_FAST_SAMPLES:,} samples per run")
+    p.add_argument("--train-sizes", type=_count, nargs="+", default=list(TRAIN_SIZES), metavar="N",
+                   help="training-set sizes, the first N MNIST images (default 1000 60000)")
+    p.add_argument("--algorithms", nargs="+", choices=FIG3_ALGORITHMS, default=list(FIG3_ALGORITHMS),
+                   help="learning algorithms to run (default all three)")
+    p.add_argument("--mcem-samples", type=_count,
+                   help="cap on MCEM's budget for training sets larger than 1000 (default: none)")
+    p.add_argument("--lr", type=_step_size, default=0.02, help="Adagrad step size (default 0.02)")
+    p.add_argument("--latents", type=_count, default=3, help="latent dimensions (default 3)")
+    p.add_argument("--n-hidden", type=_count, default=100, help="hidden units (default 100)")
+    p.add_argument("--eval-size", type=_count, default=1000,
+                   help="first images of train and test in each estimate (default 1000)")
+    p.add_argument("--posterior-samples", type=_count, default=50,
+                   help="HMC samples per image for the fit and again for the estimate (default 50)")
+    p.add_argument("--leapfrog", type=_count, default=4,
+                   help="leapfrog steps per HMC move in the estimate (default 4)")
+    p.add_argument("--density", choices=["kde", "gaussian"], default="kde",
+                   help="density fitted to the posterior samples (default kde)")
+    p.add_argument("--start", type=_count, default=10_000,
+                   help="first estimate after this many samples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
+    p.add_argument("--out", default="runs/fig3", help="output directory (default runs/fig3)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=lambda args: _timed(_fig3, args))
 
     p = sub.add_parser(
         "manifold", help="App. A, Fig. 4: decoder over a grid of a 2-D latent space",

@@ -1,0 +1,198 @@
+r"""One run of Fig. 3: train one update rule on one training-set size, estimating $\log p(x)$ as it goes.
+
+A run trains the paper's Fig. 3 model (MNIST, 3 latents, 100 tanh hidden units, Bernoulli
+decoder, init $\mathcal N(0, 0.01^2)$, M = 100, Adagrad, the $\mathcal N(0, I)$ weight prior
+scaled by 1/N) with AEVB, wake-sleep or MCEM on the first ``n_train`` training images. At every
+point of its schedule it estimates the marginal likelihood of the generative model with the
+App. D estimator (:func:`minivae.marginal.appendix_d.appendix_d_log_px`) on the first
+``eval_size`` training and test images (fixed seeded binarization), and saves the run
+(checkpoint, and for MCEM its chains) with ``marginal.json``, so that an interrupted run
+continues where it stopped and a finished run is read, not retrained.
+
+Layout: ``ROOT/mnist/N<n_train>/<algorithm>/``.
+"""
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import checkpoint
+from ..datasets import binarize_fixed
+from ..marginal.appendix_d import appendix_d_log_px
+from ..mcem import MCEMTrainer, restore_mcem, save_mcem
+from ..model import VAE
+from ..optim import Adagrad
+from ..progress import ProgressPrinter, format_seconds
+from ..training import Trainer
+from ..wakesleep import WakeSleepTrainer, restore
+from .runs import BATCH_SIZE
+
+__all__ = ["FIG3_ALGORITHMS", "Fig3Spec", "MarginalSettings", "evaluate_marginal", "train_fig3_run"]
+
+FIG3_ALGORITHMS = ("aevb", "wakesleep", "mcem")
+"""The three learning algorithms of Fig. 3."""
+
+
+@dataclass(frozen=True)
+class Fig3Spec:
+    """What identifies a Fig. 3 run."""
+    n_train: int
+    algorithm: str
+    lr: float = 0.02
+    n_latent: int = 3
+    n_hidden: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.algorithm not in FIG3_ALGORITHMS:
+            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of "
+                             f"{', '.join(FIG3_ALGORITHMS)}")
+
+    def directory(self, root):
+        return Path(root) / "mnist" / f"N{self.n_train}" / self.algorithm
+
+    def label(self):
+        return f"N={self.n_train} {self.algorithm}"
+
+
+class MarginalSettings(NamedTuple):
+    """The App. D estimate of each evaluation (App. E: 1000 datapoints, 50 samples, 4 leapfrog steps)."""
+    eval_size: int = 1000
+    n_samples: int = 50
+    n_leapfrog: int = 4
+    density: str = "kde"
+
+
+def _estimate(model, X, settings, rng):
+    est = appendix_d_log_px(model, X, n_samples=settings.n_samples,
+                            n_leapfrog=settings.n_leapfrog, density=settings.density, rng=rng)
+    n = len(X)
+    return {"log_px": float(np.mean(est.log_px)),
+            "mc_stderr": float(np.sqrt(np.sum(est.stderr ** 2)) / n),
+            "acceptance": float(np.mean(est.acceptance))}
+
+
+def evaluate_marginal(model, X_train_eval, X_test_eval, settings, seed, samples):
+    r"""The mean App. D estimate of $\log p(x)$ over the evaluation rows of train and test.
+
+    ``mc_stderr`` is the Monte Carlo standard error of that mean (the rows' delta-method errors
+    combined); the spread between datapoints is not an error and is not included.
+
+    Returns
+    -------
+    dict, JSON-ready: ``samples``, ``train_log_px``, ``test_log_px``, their ``*_mc_stderr`` and
+    ``*_acceptance``, and ``seconds`` spent estimating
+    """
+    start = time.perf_counter()
+    record = {"samples": int(samples)}
+    for split, X, stream in (("train", X_train_eval, 1), ("test", X_test_eval, 2)):
+        est = _estimate(model, X, settings, np.random.default_rng([seed, stream, int(samples)]))
+        record.update({f"{split}_{key}": value for key, value in est.items()})
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def _new_trainer(spec, X_train, X_test, callbacks):
+    model = VAE(X_train.shape[1], spec.n_hidden, spec.n_latent, decoder="bernoulli", seed=spec.seed)
+    cls = {"aevb": Trainer, "wakesleep": WakeSleepTrainer, "mcem": MCEMTrainer}[spec.algorithm]
+    # MCEM's own evaluation is an App. D estimate too; the figure uses evaluate_marginal's, so
+    # MCEM's history is kept to a cheap 10-row estimate rather than computed twice.
+    extra = {"marginal_eval_size": 10} if spec.algorithm == "mcem" else {}
+    return cls(model, X_train, X_test, optimizer=Adagrad(lr=spec.lr), batch_size=BATCH_SIZE,
+               seed=spec.seed, eval_train_size=min(1000, len(X_train)), callbacks=callbacks,
+               **extra)
+
+
+def _open_trainer(spec, directory, X_train, X_test, callbacks):
+    if not (directory / "checkpoint.json").exists():
+        return _new_trainer(spec, X_train, X_test, callbacks)
+    meta = json.loads((directory / "checkpoint.json").read_text())
+    saved = {"algorithm": meta["extra"].get("algorithm"), "lr": meta["optimizer"]["lr"],
+             "n_latent": meta["model"]["n_latent"], "n_hidden": meta["model"]["n_hidden"],
+             "seed": meta["trainer"]["config"]["seed"]}
+    wanted = {"algorithm": spec.algorithm, "lr": spec.lr, "n_latent": spec.n_latent,
+              "n_hidden": [spec.n_hidden], "seed": spec.seed}
+    if saved != wanted:
+        raise ValueError(f"{directory} holds a run with other settings ({saved}, asked {wanted}); "
+                         f"choose another --out or the same settings")
+    if spec.algorithm == "mcem":
+        return restore_mcem(directory, X_train, X_test, callbacks)
+    return restore(directory, X_train, X_test, spec.algorithm, callbacks)
+
+
+def _save(trainer, spec, directory, marginal, elapsed):
+    extra = {"dataset": "mnist", "algorithm": spec.algorithm, "experiment": "fig3",
+             "n_train": spec.n_train, "elapsed": elapsed}
+    if spec.algorithm == "mcem":
+        save_mcem(directory, trainer, extra=extra)
+    else:
+        checkpoint.save(directory, trainer.model, trainer, extra=extra)
+    (directory / "marginal.json").write_text(json.dumps(marginal, indent=1))
+
+
+def _read_json(path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def train_fig3_run(spec, root, points, X_train, X_test, settings=MarginalSettings(), quiet=False,
+                   stream=None):
+    """Train (or resume, or read) the run ``spec`` through the sample counts ``points``.
+
+    Parameters
+    ----------
+    spec : Fig3Spec
+    root : path, the experiment's output directory
+    points : increasing sample counts (multiples of M) at which to estimate $\\log p(x)$
+    X_train : ndarray (n_train, 784), grey values of the training images used
+    X_test : ndarray (N_test, 784), grey values of the test images
+    settings : MarginalSettings
+    quiet : bool, no progress lines
+    stream : file for progress lines, default ``sys.stderr``
+
+    Returns
+    -------
+    dict: ``spec``, ``samples``, ``train_time`` (seconds in training steps), ``elapsed`` (seconds
+    in all, with estimation and saving, over all resumes) and ``marginal`` (one record per point,
+    see :func:`evaluate_marginal`)
+    """
+    stream = sys.stderr if stream is None else stream
+    say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
+    directory = spec.directory(root)
+    marginal = _read_json(directory / "marginal.json") or []
+    done = marginal[-1]["samples"] if marginal else 0
+    todo = [p for p in points if p > done]
+    meta = _read_json(directory / "checkpoint.json")
+    before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
+    if not todo:
+        return _result(spec, marginal, meta, before)
+    start = time.perf_counter()
+    callbacks = [] if quiet else [ProgressPrinter(points[-1], interval=10.0, stream=stream)]
+    trainer = _open_trainer(spec, directory, X_train, X_test, callbacks)
+    X_train_eval = binarize_fixed(X_train)[:settings.eval_size]
+    X_test_eval = binarize_fixed(X_test)[:settings.eval_size]
+    say(f"== Fig. 3 {spec.label()}: {'resuming at ' + format(done, ',') if done else 'training'} "
+        f"-> {todo[-1]:,} samples")
+    for point in todo:
+        trainer.run(point, eval_every=point)
+        record = evaluate_marginal(trainer.model, X_train_eval, X_test_eval, settings, spec.seed,
+                                   trainer.samples)
+        record["train_time"] = trainer.wall_time
+        marginal.append(record)
+        say(f"   {spec.label()} at {trainer.samples:,} samples: log p(x) train "
+            f"{record['train_log_px']:.2f}, test {record['test_log_px']:.2f} "
+            f"(HMC acceptance {record['train_acceptance']:.2f}; estimated in "
+            f"{format_seconds(record['seconds'])})")
+        directory.mkdir(parents=True, exist_ok=True)
+        _save(trainer, spec, directory, marginal, before + time.perf_counter() - start)
+    return _result(spec, marginal, _read_json(directory / "checkpoint.json"), before)
+
+
+def _result(spec, marginal, meta, elapsed_before):
+    return {"spec": asdict(spec), "samples": marginal[-1]["samples"] if marginal else 0,
+            "train_time": meta["trainer"]["wall_time"] if meta else 0.0,
+            "elapsed": meta["extra"].get("elapsed", elapsed_before) if meta else 0.0,
+            "marginal": marginal}

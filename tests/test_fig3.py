@@ -1,0 +1,135 @@
+"""``minivae reproduce fig3`` and ``minivae evaluate --marginal`` end to end on tiny budgets of the
+real data."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from minivae.cli import main
+from minivae.mcem import MCEMTrainer
+from minivae.reproduce import fig3
+from minivae.reproduce.fig3 import reproduce_fig3
+from minivae.reproduce.fig3_run import Fig3Spec, MarginalSettings
+from minivae.reproduce.runs import load_data
+from minivae.training import Trainer
+from minivae.wakesleep import WakeSleepTrainer
+
+TINY = dict(samples=1000, train_sizes=(300, 1200), n_hidden=8, start=500, quiet=True,
+            settings=MarginalSettings(eval_size=12, n_samples=24, n_leapfrog=4))
+
+
+def _small(dataset):
+    """The real data, cut to 1200 training and 300 test images so that every estimate is quick."""
+    d = load_data(dataset)
+    return d._replace(X_train=d.X_train[:1200], X_test=d.X_test[:300], y_test=None)
+
+
+@pytest.fixture(autouse=True)
+def small_data(monkeypatch):
+    monkeypatch.setattr(fig3, "load_data", _small)
+
+
+@pytest.fixture(scope="module")
+def fig3_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fig3")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fig3, "load_data", _small)
+        result = reproduce_fig3(out, mcem_samples=500, **TINY)
+    return out, result
+
+
+def test_fig3_writes_every_run_with_finite_estimates(fig3_dir):
+    out, result = fig3_dir
+    runs = {(r["spec"]["n_train"], r["spec"]["algorithm"]): r for r in result["runs"]}
+    assert set(runs) == {(n, a) for n in (300, 1200) for a in ("aevb", "wakesleep", "mcem")}
+    for (n, algo), run in runs.items():
+        points = [r["samples"] for r in run["marginal"]]
+        capped = algo == "mcem" and n > 1000
+        assert points == ([500] if capped else [500, 1000])
+        assert run["cut_short"] == capped
+        for r in run["marginal"]:
+            for split in ("train", "test"):
+                # log p(x) of 784 binary pixels: negative, and above the uniform model's -784 log 2
+                assert -784 * np.log(2) < r[f"{split}_log_px"] < 0
+                assert 0 < r[f"{split}_acceptance"] <= 1 and r[f"{split}_mc_stderr"] >= 0
+    rows = list(csv.DictReader(open(out / "fig3_mnist.csv")))
+    assert len(rows) == sum(len(r["marginal"]) for r in result["runs"])
+    assert json.loads((out / "fig3_mnist.json").read_text())["settings"]["mcem_samples"] == 500
+    assert (out / "fig3_mnist.png").stat().st_size > 10_000
+
+
+def test_fig3_reads_finished_runs_instead_of_retraining(fig3_dir, monkeypatch):
+    out, result = fig3_dir
+    for cls in (Trainer, WakeSleepTrainer, MCEMTrainer):
+        monkeypatch.setattr(cls, "step", lambda self: pytest.fail("a finished run was retrained"))
+    again = reproduce_fig3(out, mcem_samples=500, **TINY)
+    assert [r["marginal"] for r in again["runs"]] == [r["marginal"] for r in result["runs"]]
+
+
+def test_fig3_resumes_a_run_to_a_larger_budget(fig3_dir):
+    out, _ = fig3_dir
+    more = dict(TINY, samples=2000, train_sizes=(300,), algorithms=("mcem",))
+    run = reproduce_fig3(out, **more)["runs"][0]
+    points = [r["samples"] for r in run["marginal"]]
+    assert points[:2] == [500, 1000] and points[-1] == 2000 and points == sorted(set(points))
+
+
+def test_fig3_refuses_a_directory_with_other_settings(fig3_dir):
+    out, _ = fig3_dir
+    with pytest.raises(ValueError, match="other settings"):
+        reproduce_fig3(out, **dict(TINY, samples=2000, train_sizes=(300,), algorithms=("aevb",),
+                                   lr=0.1))
+
+
+def test_fig3_spec_and_arguments_are_checked():
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        Fig3Spec(1000, "gibbs")
+    with pytest.raises(ValueError, match="training images"):
+        reproduce_fig3("unused", **dict(TINY, train_sizes=(5000,)))
+
+
+def test_fig3_command_line(tmp_path, capsys):
+    assert main(["reproduce", "fig3", "--samples", "500", "--train-sizes", "300",
+                 "--algorithms", "aevb", "--n-hidden", "8", "--eval-size", "5",
+                 "--posterior-samples", "24", "--start", "500", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "N=   300      aevb" in text and "fig3_mnist.csv" in text
+    assert main(["reproduce", "fig3", "--fast", "--samples", "500"]) == 2
+
+
+# -- minivae evaluate --marginal ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    assert main(["train", "--samples", "2000", "--n-hidden", "16", "--n-latent", "2",
+                 "--eval-train-size", "100", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def _evaluate(capsys, *args):
+    assert main(["evaluate", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_evaluate_marginal_estimates_agree_and_lie_above_the_bound(trained_dir, capsys):
+    common = (trained_dir, "--n", "40", "--L", "200")
+    hmc = _evaluate(capsys, *common, "--marginal", "hmc", "--posterior-samples", "100")
+    iw = _evaluate(capsys, *common, "--marginal", "is", "--k", "2000")
+    for split in ("train", "test"):
+        assert hmc[f"n_{split}"] == iw[f"n_{split}"] == 40
+        a, b = hmc[f"{split}_marginal"]["log_px"], iw[f"{split}_marginal"]["log_px"]
+        assert abs(a - b) < 0.5, (split, a, b)
+        # the bound (L = 200 averages its noise away) lies below log p(x)
+        assert iw[f"{split}_bound"] < b
+        assert 0.3 < hmc[f"{split}_marginal"]["acceptance"] <= 1
+
+
+def test_evaluate_marginal_text_output_and_defaults(trained_dir, capsys):
+    assert main(["evaluate", str(trained_dir), "--marginal", "is", "--k", "3", "--n", "7"]) == 0
+    text = capsys.readouterr().out
+    assert "log p(x) per datapoint" in text and "importance sampling, k=3" in text
+    assert "N=7" in text
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(trained_dir), "--marginal", "hmc", "--k", "0"])
