@@ -14,13 +14,15 @@ import time
 
 import numpy as np
 
+from . import kernels
 from .backend import use_backend
 from .datasets import load_mnist
 from .model import VAE
 from .training import Trainer
 from . import torch_reference
 
-__all__ = ["examples_per_second", "compile_times", "blas_info", "run_benchmark", "format_table"]
+__all__ = ["examples_per_second", "compile_times", "blas_info", "run_benchmark", "format_table",
+           "kernel_ab", "step_ab", "format_ab"]
 
 
 def blas_info():
@@ -41,7 +43,17 @@ def threads():
 
 
 def examples_per_second(X, backend, dtype, batch_size, steps, warmup):
-    """Timed :meth:`Trainer.step` calls on the paper's model; returns examples per second."""
+    """Timed :meth:`Trainer.step` calls on the paper's model; returns examples per second.
+    The Numba kernels run on as many threads as BLAS (:func:`threads`), like PyTorch."""
+    before = kernels.get_threads()
+    kernels.set_threads(threads())
+    try:
+        return _examples_per_second(X, backend, dtype, batch_size, steps, warmup)
+    finally:
+        kernels.set_threads(before)
+
+
+def _examples_per_second(X, backend, dtype, batch_size, steps, warmup):
     with use_backend(backend):
         model = VAE(784, 500, 20, seed=0, dtype=dtype)
         trainer = Trainer(model, X, batch_size=batch_size, seed=0, eval_train_size=1)
@@ -88,7 +100,26 @@ def run_benchmark(steps=300, warmup=30, batch_sizes=(100, 1000), dtypes=("float3
     first, cached = compile_times()
     return {"rows": rows, "threads": threads(), "blas": blas_info(), "cpu_count": os.cpu_count(),
             "numpy": np.__version__, "torch_available": torch_reference.available(),
-            "compile_seconds": first, "cached_startup_seconds": cached}
+            "vector_math": kernels.vecmath.enabled(), "kernels": _kernels_line(),
+            "compile_seconds": first, "cached_startup_seconds": cached, "load_average": _load()}
+
+
+def _kernels_line():
+    """How the Numba backend's kernels run in this benchmark (threads as for BLAS)."""
+    before = kernels.get_threads()
+    kernels.set_threads(threads())
+    try:
+        return kernels.describe()
+    finally:
+        kernels.set_threads(before)
+
+
+def _load():
+    """The 1-, 5- and 15-minute load averages (timings on a shared machine need them)."""
+    try:
+        return list(os.getloadavg())
+    except OSError:  # pragma: no cover - not available everywhere
+        return None
 
 
 def format_row(row):
@@ -105,15 +136,125 @@ def format_row(row):
 def format_table(result):
     """The whole report as text."""
     head = "batch    dtype   numpy/s   numba/s"
-    if result["torch_available"]:
+    if any("torch" in row for row in result["rows"]):
         head += "   torch/s  numba/torch  best/torch"
     lines = [f"minivae bench: 784-500-20 Bernoulli VAE, Adagrad, MNIST; {result['threads']} BLAS "
              f"thread(s) of {result['cpu_count']} cores; BLAS {result['blas']}; numpy {result['numpy']}",
              head] + [format_row(r) for r in result["rows"]]
     if not result["torch_available"]:
         lines.append("PyTorch is not installed: `pip install torch==2.13.0` adds it as the yardstick.")
+    lines.append(result["kernels"])
     lines.append(f"Numba: first compile {result['compile_seconds']:.1f} s, start-up from the disk "
                  f"cache {result['cached_startup_seconds']:.1f} s (each including import)")
+    if result.get("load_average"):
+        lines.append("load average at the end: " + ", ".join(f"{v:.2f}" for v in result["load_average"]))
+    return "\n".join(lines)
+
+
+# -- interleaved A/B measurements (for a machine whose load comes and goes) ---------------------
+def _interleaved(variants, reps):
+    """Median seconds per call of each ``(setup, fn)`` in ``variants`` (a dict), calling them in
+    turn ``reps`` times so that a change of machine load hits every variant alike."""
+    times = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, (setup, fn) in variants.items():
+            setup()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def kernel_ab(dtype="float32", batch_size=100, reps=200, n_threads=None):
+    """Microseconds per call of the training step's kernels at the paper's shapes: NumPy's
+    evaluation, the compiled loop on one thread, and on ``n_threads`` (default: all cores).
+    Returns a list of ``(kernel, {variant: us})``."""
+    from .backend import get_backend, set_backend
+    from .kernels import scalar as S
+    rng = np.random.default_rng(0)
+    dt, M, D, H = np.dtype(dtype), batch_size, 784, 500
+    n_threads = n_threads or os.cpu_count()
+    X = (rng.random((M, D)) < 0.13).astype(dt)
+    A, dA, ll = (3 * rng.standard_normal((M, D))).astype(dt), np.empty((M, D), dt), np.empty(M, dt)
+    Hs, b = np.tanh(rng.standard_normal((M, H))).astype(dt), rng.standard_normal(H).astype(dt)
+    dH, out, db = rng.standard_normal((M, H)).astype(dt), np.empty((M, H), dt), np.empty(H, dt)
+    W, out_t = rng.standard_normal((D, H)).astype(dt), np.empty((D, H), dt)
+    p, g, G = (rng.random(D * H).astype(dt) for _ in range(3))
+    work = np.empty_like(Hs)
+    cases = {
+        "bernoulli (M, 784)": lambda: kernels.bernoulli(X, A, -0.01, dA, ll),
+        "bias + tanh (M, 500)": lambda: (np.copyto(work, Hs), kernels.bias_activation(work, b, S.TANH)),
+        "tanh backward + bias grad (M, 500)": lambda: kernels.activation_backward(dH, Hs, S.TANH, out, db),
+        "X W1 (sparse on numba)": lambda: kernels.data_matmul(X, W, out, kernels.data_is_sparse(X)),
+        "X^T dA1 (sparse on numba)": lambda: kernels.data_matmul_t(X, dH, out_t, kernels.data_is_sparse(X)),
+        "adagrad (784 x 500 parameters)": lambda: kernels.adagrad(p, g, G, 1e-9, 1e-10, 1e-9),
+    }
+    previous_backend, previous_threads = get_backend(), kernels.get_threads()
+
+    def use(backend, n):
+        return lambda: (set_backend(backend), kernels.set_threads(n))
+    variants = {"numpy": use("numpy", 1), "numba, 1 thread": use("numba", 1),
+                f"numba, {n_threads} threads": use("numba", n_threads)}
+    try:
+        for fn in cases.values():  # compile, and fill the caches
+            for setup in variants.values():
+                setup()
+                fn()
+        rows = []
+        for name, fn in cases.items():
+            t = _interleaved({v: (setup, fn) for v, setup in variants.items()}, reps)
+            rows.append((name, {v: 1e6 * s for v, s in t.items()}))
+        return rows
+    finally:
+        set_backend(previous_backend)
+        kernels.set_threads(previous_threads)
+
+
+def step_ab(dtype="float32", batch_size=100, rounds=20, configs=((True, 1), (False, 1), (True, None)),
+            steps_per_round=None):
+    """Examples per second of whole training steps (Numba backend) for each ``(vector_math,
+    threads)`` in ``configs`` (``None`` threads = all cores), one trainer per config, interleaved
+    a few steps at a time. Returns ``{(vector_math, threads): examples/s}``."""
+    X, _ = load_mnist("train")
+    vm_before, threads_before = kernels.vecmath.enabled(), kernels.get_threads()
+    per = steps_per_round or max(1, 1000 // batch_size)
+    trainers, variants = {}, {}
+    with use_backend("numba"):
+        try:
+            for vm, n in configs:
+                key = (vm, n or os.cpu_count())
+                trainers[key] = tr = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X,
+                                             batch_size=batch_size, seed=0, eval_train_size=1)
+
+                def setup(vm=vm, n=key[1]):
+                    kernels.vecmath.set_enabled(vm)
+                    kernels.set_threads(n)
+                variants[key] = (setup, lambda tr=tr: [tr.step() for _ in range(per)])
+            for setup, fn in variants.values():  # warm-up
+                setup()
+                fn()
+            t = _interleaved(variants, rounds)
+        finally:
+            kernels.vecmath.set_enabled(vm_before)
+            kernels.set_threads(threads_before)
+    return {key: per * batch_size / s for key, s in t.items()}
+
+
+def format_ab(kernel_rows=None, step_rates=None):
+    """The results of :func:`kernel_ab` and :func:`step_ab` as text, with the load average."""
+    lines = []
+    if kernel_rows:
+        variants = list(kernel_rows[0][1])
+        lines.append(f"{'kernel (us per call)':36s}" + "".join(f"{v:>20s}" for v in variants))
+        for name, t in kernel_rows:
+            lines.append(f"{name:36s}" + "".join(f"{t[v]:>20,.0f}" for v in variants))
+    if step_rates:
+        for (vm, n), rate in step_rates.items():
+            lines.append(f"training steps, vector math {'on ' if vm else 'off'}, {n} kernel thread(s): "
+                         f"{rate:,.0f} examples/s")
+    load = _load()
+    if load:
+        lines.append("load average: " + ", ".join(f"{v:.2f}" for v in load))
     return "\n".join(lines)
 
 

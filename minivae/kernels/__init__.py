@@ -6,28 +6,34 @@ calls the compiled single-pass loop of :mod:`minivae.kernels.loops`, which evalu
 functions element by element. Outputs are written into arrays the caller owns; scalars are
 passed as Python floats.
 
-Exception, by measurement: kernels dominated by ``tanh``, ``exp`` and ``log1p`` run the NumPy
-evaluation on both backends. Numba compiles those functions to scalar libm calls (it has no
-SIMD math library here), which made a compiled bias + tanh 30x and the Bernoulli kernel 4-7x
-slower than NumPy's SIMD ufuncs on this project's machine (docs/performance.md); the compiled
-loops remain in :mod:`minivae.kernels.loops`, checked against NumPy by the tests, for
-``NUMBA_DISABLE_JIT=1`` debugging and for machines where they win.
+On the Numba backend the loops that do enough work are split into contiguous ranges over
+:func:`get_threads` threads (:mod:`minivae.kernels.threads`); no result depends on the split.
+
+Kernels dominated by ``exp``, ``log1p`` and ``tanh`` (``TRANSCENDENTAL``) need SIMD versions of
+those functions to beat NumPy's ufuncs. The compiled loops get them from glibc's libmvec
+(:mod:`minivae.kernels.vecmath`); where libmvec is missing, or with ``MINIVAE_VECTOR_MATH=0``,
+those kernels run the NumPy evaluation on the Numba backend too, because scalar libm calls made
+a compiled bias + tanh 30x and the Bernoulli kernel 4-7x slower than NumPy (docs/performance.md).
+:func:`force_compiled_loops` runs every compiled loop regardless, for the tests.
 """
 import numpy as np
 
 from ..backend import get_backend
-from . import loops
+from . import loops, threads, vecmath
 from . import scalar as S
 from .scalar import ACTIVATION_CODES
 
 __all__ = ["ACTIVATION_CODES", "bias_activation", "activation_backward", "bernoulli", "gaussian",
            "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adam", "sgd", "binarize",
            "warm_up", "force_compiled_loops", "TRANSCENDENTAL", "data_is_sparse", "data_matmul",
-           "data_matmul_t"]
+           "data_matmul_t", "describe", "get_threads", "set_threads"]
+
+get_threads, set_threads = threads.get_threads, threads.set_threads
 
 
 TRANSCENDENTAL = frozenset({"bias_activation", "bernoulli", "gaussian"})
-"""Kernels that run NumPy's SIMD evaluation even on the Numba backend (see above)."""
+"""Kernels whose compiled loops need SIMD ``exp`` / ``log1p`` / ``tanh`` (see above): compiled
+when :func:`minivae.kernels.vecmath.enabled`, else evaluated by NumPy on both backends."""
 
 _force_loops = {"on": False}
 
@@ -35,7 +41,14 @@ _force_loops = {"on": False}
 def _numba(kernel=None):
     if get_backend() != "numba":
         return False
-    return kernel not in TRANSCENDENTAL or _force_loops["on"]
+    if kernel not in TRANSCENDENTAL or _force_loops["on"]:
+        return True
+    return vecmath.enabled()
+
+
+def describe():
+    """How the Numba backend runs: threads, and the implementation of the transcendental kernels."""
+    return f"Numba kernels on up to {threads.get_threads()} thread(s); {vecmath.describe()}"
 
 
 def force_compiled_loops(on=True):
@@ -51,16 +64,19 @@ def _rows(X, R):
 
 def bias_activation(A, b, code):
     """In place: ``A <- f(A + b)``; ``A (R, K)``, ``b (K,)``, ``code`` from ``ACTIVATION_CODES``."""
-    if _numba("bias_activation"):
-        return loops.bias_activation(A, b, code)
+    # tanh on one thread: NumPy's AVX-512 tanh beats libmvec's AVX2 one (42 vs 56 us, float32
+    # (100, 500)); split over threads, or for the other activations, the compiled loop wins.
+    if _numba("bias_activation") and (code != S.TANH or _force_loops["on"]
+                                      or threads.splits(A.shape[0], A.shape[1])):
+        return threads.run(loops.bias_activation, (A, b, code), A.shape[0], A.shape[1])
     A += b
     A[...] = S.activation(code, A)
 
 
 def activation_backward(dH, H, code, dA, db):
     """``dA <- dH * f'(a)`` from the outputs ``H``, and ``db <- dA`` summed over rows."""
-    if _numba():
-        return loops.activation_backward(dH, H, code, dA, db)
+    if _numba():  # split by columns: each db[k] is still summed over all rows in order
+        return threads.run(loops.activation_backward, (dH, H, code, dA, db), dH.shape[1], dH.shape[0])
     dA[...] = S.activation_grad(code, dH, H)
     np.sum(dA, axis=0, out=db)
 
@@ -68,7 +84,8 @@ def activation_backward(dH, H, code, dA, db):
 def bernoulli(X, A, scale, dA, ll):
     """Bernoulli decoder from logits ``A (R, D)``: ``ll[r] = log p(x|z_r)``, ``dA <- scale * (x - sigmoid(A))``."""
     if _numba("bernoulli"):
-        return loops.bernoulli(X, A, scale, dA, ll)
+        # exp, log1p and the rest: about twice the cost per element of a tanh or an update
+        return threads.run(loops.bernoulli, (X, A, scale, dA, ll), A.shape[0], 2 * A.shape[1])
     ll_terms, grad = S.bernoulli_terms(_rows(X, len(A)), A)
     np.sum(ll_terms, axis=1, out=ll)
     np.multiply(grad, scale, out=dA)
@@ -78,7 +95,8 @@ def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):
     """Gaussian decoder: ``ll[r]`` and scaled gradients for the mean head (before its optional
     sigmoid) and the log-variance head."""
     if _numba("gaussian"):
-        return loops.gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll)
+        args = (X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll)
+        return threads.run(loops.gaussian, args, A_mean.shape[0], 2 * A_mean.shape[1])
     Xr = _rows(X, len(A_mean))
     mean = S.sigmoid(A_mean) if sigmoid_mean else A_mean
     np.sum(S.gaussian_loglik(Xr, mean, logvar), axis=1, out=ll)
@@ -106,8 +124,9 @@ def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
 
 def adagrad(p, g, G, lr, delta, decay):
     """In place over flat arrays: Adagrad on ``g + decay * p`` (``decay`` folds in the weight prior)."""
-    if _numba():
-        return loops.adagrad(p, g, G, lr, delta, decay)
+    if _numba():  # scalars in the arrays' precision, as NumPy uses them: float32 stays float32
+        t = p.dtype.type
+        return threads.run(loops.adagrad, (p, g, G, t(lr), t(delta), t(decay)), p.size, 1)
     g = g + decay * p if decay else g
     G[...] = S.adagrad_accumulate(G, g)
     p[...] = S.adagrad_param(p, g, G, lr, delta)
@@ -116,7 +135,9 @@ def adagrad(p, g, G, lr, delta, decay):
 def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay):
     """In place over flat arrays: Adam on ``g + decay * p``."""
     if _numba():
-        return loops.adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay)
+        t = p.dtype.type
+        return threads.run(loops.adam, (p, g, m, v, t(lr), t(beta1), t(beta2), t(epsilon),
+                                        t(correction1), t(correction2), t(decay)), p.size, 1)
     g = g + decay * p if decay else g
     m[...] = S.moment(m, g, beta1)
     v[...] = S.moment(v, g * g, beta2)
@@ -126,7 +147,8 @@ def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay)
 def sgd(p, g, lr, decay):
     """In place over flat arrays: ``p -= lr * (g + decay * p)``."""
     if _numba():
-        return loops.sgd(p, g, lr, decay)
+        t = p.dtype.type
+        return threads.run(loops.sgd, (p, g, t(lr), t(decay)), p.size, 1)
     p -= lr * (g + decay * p)
 
 
@@ -146,17 +168,22 @@ def data_is_sparse(X):
     return _numba() and np.count_nonzero(X) < SPARSE_DENSITY * X.size
 
 
+def _sparse_matmul(X, W, out):
+    # about an eighth of X's entries are non-zero: work per row ~ X.shape[1] * W.shape[1] / 8
+    threads.run(loops.sparse_matmul, (X, W, out), X.shape[0], X.shape[1] * W.shape[1] // 8)
+
+
 def data_matmul(X, W, out, sparse):
     """``out <- X @ W``; with ``sparse`` (from :func:`data_is_sparse`) the loop skips zeros of ``X``."""
     if sparse:
-        return loops.sparse_matmul(X, W, out)
+        return _sparse_matmul(X, W, out)
     np.matmul(X, W, out=out)
 
 
 def data_matmul_t(X, dA, out, sparse):
     """``out <- X.T @ dA``; with ``sparse`` the loop skips zeros of ``X``."""
     if sparse:
-        return loops.sparse_matmul(X.T, dA, out)
+        return _sparse_matmul(X.T, dA, out)
     np.matmul(X.T, dA, out=out)
 
 

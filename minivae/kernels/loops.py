@@ -1,8 +1,23 @@
 """The Numba backend: single-pass loops over the maths of :mod:`minivae.kernels.scalar`.
 
 Every loop reads its inputs once, evaluates the scalar functions (inlined by Numba) and writes
-its outputs in place, so a training step allocates nothing. They are compiled on first use and
-cached on disk (``cache=True``). ``NUMBA_DISABLE_JIT=1`` runs them as plain Python.
+its outputs in place. They are compiled on first use and cached on disk (``cache=True``).
+``NUMBA_DISABLE_JIT=1`` runs them as plain Python.
+
+**Transcendental functions.** ``exp``, ``log1p`` and ``tanh`` go through
+:mod:`minivae.kernels.vecmath` (glibc's SIMD libmvec) a row at a time: a loop first writes the
+function's argument for a whole row into a buffer, the buffer is transformed in one SIMD sweep,
+and a second loop combines it with the ``*_from`` functions of :mod:`~minivae.kernels.scalar`
+(for example ``bernoulli_terms_from(x, a, e, log1p(e))``), which are the very formulas the
+NumPy backend evaluates.
+
+**Threads.** The loops that do real work take a range ``lo, hi`` of the axis they can be split
+along and touch only that part of their outputs: rows for the row-wise kernels and the sparse
+products, flat indices for the optimizer updates, columns for ``activation_backward`` (so that
+every bias gradient is still summed over all rows, in order). :mod:`minivae.kernels.threads`
+runs contiguous ranges on several threads at once; the loops are compiled with ``nogil=True``
+for that. ``(0, n)`` is the whole array, and no result depends on how the range is split.
+The transcendental loops allocate one scratch row per call.
 
 Shapes: ``A, H, dA, dH (R, K)`` with ``R = L * M`` rows when there are ``L`` samples per
 datapoint; the data ``X (M, D)`` is shared by rows ``r`` with ``r % M`` equal.
@@ -10,64 +25,150 @@ datapoint; the data ``X (M, D)`` is shared by rows ``r`` with ``r % M`` equal.
 import numpy as np
 from numba import njit
 
-from .scalar import (activation, activation_grad, adagrad_accumulate, adagrad_param, adam_param,
-                     bernoulli_terms, gaussian_grad_logvar, gaussian_grad_mean,
-                     gaussian_loglik, kl_grad_logvar, kl_term, moment, reparam_grad_logvar,
-                     reparameterize, sigmoid)
+from . import vecmath as V
+from .scalar import (SIGMOID, SOFTPLUS, TANH, activation, activation_grad,
+                     adagrad_accumulate, adagrad_param, adam_param, bernoulli_terms_from,
+                     gaussian_grad_logvar_from, gaussian_grad_mean_from, gaussian_loglik_from,
+                     kl_grad_logvar, kl_term, moment, reparam_grad_logvar, reparameterize,
+                     sigmoid_from, softplus_from_log1p)
+
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
-@njit(cache=True, error_model="numpy")
-def bias_activation(A, b, code):
-    """In place: ``A[r, k] <- f(A[r, k] + b[k])``."""
-    for r in range(A.shape[0]):
-        for k in range(A.shape[1]):
-            A[r, k] = activation(code, A[r, k] + b[k])
+@njit(**_JIT)
+def _row_sum(v):
+    """``sum(v)`` in float64 with eight running sums (a single chain of additions would run at
+    the latency of one addition per element)."""
+    n = v.size
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    i = 0
+    while i + 8 <= n:
+        s0 += v[i]
+        s1 += v[i + 1]
+        s2 += v[i + 2]
+        s3 += v[i + 3]
+        s4 += v[i + 4]
+        s5 += v[i + 5]
+        s6 += v[i + 6]
+        s7 += v[i + 7]
+        i += 8
+    for j in range(i, n):
+        s0 += v[j]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@njit(cache=True, error_model="numpy")
-def activation_backward(dH, H, code, dA, db):
-    """``dA <- dH * f'`` and ``db <- sum over rows of dA``, in one pass."""
+# -- bias + activation -------------------------------------------------------------------------
+@njit(**_JIT)
+def bias_activation(A, b, code, lo, hi):
+    """In place, rows ``lo:hi``: ``A[r, k] <- f(A[r, k] + b[k])``.
+
+    tanh, sigmoid and softplus take their ``tanh`` / ``exp`` / ``log1p`` a row at a time from
+    :mod:`~minivae.kernels.vecmath` and finish with :func:`~minivae.kernels.scalar.sigmoid_from`
+    and :func:`~minivae.kernels.scalar.softplus_from_log1p`, the formulas of
+    :func:`~minivae.kernels.scalar.activation`."""
+    K = A.shape[1]
+    e = np.empty(K, A.dtype)
+    for r in range(lo, hi):
+        a = A[r]
+        if code == TANH:
+            for k in range(K):
+                a[k] += b[k]
+            V.tanh_inplace(a)
+        elif code == SIGMOID or code == SOFTPLUS:
+            for k in range(K):
+                a[k] += b[k]
+                e[k] = -np.abs(a[k])
+            V.exp_inplace(e)
+            if code == SIGMOID:
+                for k in range(K):
+                    a[k] = sigmoid_from(a[k], e[k])
+            else:
+                V.log1p_inplace(e)
+                for k in range(K):
+                    a[k] = softplus_from_log1p(a[k], e[k])
+        else:
+            for k in range(K):
+                a[k] = activation(code, a[k] + b[k])
+
+
+@njit(**_JIT)
+def activation_backward(dH, H, code, dA, db, lo, hi):
+    """Columns ``lo:hi``: ``dA <- dH * f'`` and ``db <- sum over rows of dA``, in one pass."""
+    db = db[lo:hi]  # 1-D slices indexed from 0: no negative-index checks in the inner loop
     db[:] = 0.0
     for r in range(dH.shape[0]):
-        for k in range(dH.shape[1]):
-            d = activation_grad(code, dH[r, k], H[r, k])
-            dA[r, k] = d
-            db[k] += d
+        dh, h, da = dH[r][lo:hi], H[r][lo:hi], dA[r][lo:hi]
+        if code == TANH:  # the constant code lets the float32 loop vectorize (3.5x faster)
+            for k in range(db.size):
+                d = activation_grad(TANH, dh[k], h[k])
+                da[k] = d
+                db[k] += d
+        else:
+            for k in range(db.size):
+                d = activation_grad(code, dh[k], h[k])
+                da[k] = d
+                db[k] += d
 
 
-@njit(cache=True, error_model="numpy")
-def bernoulli(X, A, scale, dA, ll):
-    """Per row ``ll[r] = sum_d log p(x_d | a_d)``; ``dA <- scale * (x - sigmoid(a))``."""
-    M = X.shape[0]
-    for r in range(A.shape[0]):
-        x = X[r % M]
-        total = 0.0
-        for d in range(A.shape[1]):
-            ll_d, g_d = bernoulli_terms(x[d], A[r, d])
-            total += ll_d
-            dA[r, d] = scale * g_d
-        ll[r] = total
+# -- decoders ----------------------------------------------------------------------------------
+@njit(**_JIT)
+def bernoulli(X, A, scale, dA, ll, lo, hi):
+    """Rows ``lo:hi``: ``ll[r] = sum_d log p(x_d | a_d)``; ``dA <- scale * (x - sigmoid(a))``.
+
+    Per row: ``e = exp(-|a|)`` in one SIMD sweep (in ``dA``'s row, which it becomes), then
+    ``log1p(e)``, then :func:`~minivae.kernels.scalar.bernoulli_terms_from` per pixel."""
+    M, D = X.shape[0], A.shape[1]
+    l = np.empty(D, A.dtype)  # noqa: E741 - log1p(e), then the per-pixel log-likelihoods
+    for r in range(lo, hi):
+        x, a, e = X[r % M], A[r], dA[r]
+        for d in range(D):
+            e[d] = -np.abs(a[d])
+        V.exp_inplace(e)
+        for d in range(D):
+            l[d] = e[d]
+        V.log1p_inplace(l)
+        for d in range(D):
+            ll_d, g_d = bernoulli_terms_from(x[d], a[d], e[d], l[d])
+            l[d] = ll_d
+            e[d] = scale * g_d
+        ll[r] = _row_sum(l)
 
 
-@njit(cache=True, error_model="numpy")
-def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):
-    """Gaussian decoder rows: ``ll[r]``, and the scaled gradients for the mean head's
-    pre-activation (through the sigmoid when ``sigmoid_mean``) and for ``logvar``."""
-    M = X.shape[0]
-    for r in range(A_mean.shape[0]):
-        x = X[r % M]
-        total = 0.0
-        for d in range(A_mean.shape[1]):
-            mean = sigmoid(A_mean[r, d]) if sigmoid_mean else A_mean[r, d]
-            lv = logvar[r, d]
-            total += gaussian_loglik(x[d], mean, lv)
-            g = scale * gaussian_grad_mean(x[d], mean, lv)
-            dA_mean[r, d] = g * mean * (1.0 - mean) if sigmoid_mean else g
-            dlogvar[r, d] = scale * gaussian_grad_logvar(x[d], mean, lv)
-        ll[r] = total
+@njit(**_JIT)
+def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll, lo, hi):
+    """Gaussian decoder, rows ``lo:hi``: ``ll[r]``, and the scaled gradients for the mean head's
+    pre-activation (through the sigmoid when ``sigmoid_mean``) and for ``logvar``.
+
+    Per row, ``dA_mean``'s row first holds the mean (via ``exp(-|a|)`` and
+    :func:`~minivae.kernels.scalar.sigmoid_from`) and ``dlogvar``'s row ``w = exp(-logvar)``,
+    each from one SIMD sweep; the ``gaussian_*_from`` functions then overwrite them in place."""
+    M, D = X.shape[0], A_mean.shape[1]
+    terms = np.empty(D, A_mean.dtype)
+    for r in range(lo, hi):
+        x, a, lv, m, w = X[r % M], A_mean[r], logvar[r], dA_mean[r], dlogvar[r]
+        if sigmoid_mean:
+            for d in range(D):
+                m[d] = -np.abs(a[d])
+            V.exp_inplace(m)
+            for d in range(D):
+                m[d] = sigmoid_from(a[d], m[d])
+        else:
+            for d in range(D):
+                m[d] = a[d]
+        for d in range(D):
+            w[d] = -lv[d]
+        V.exp_inplace(w)
+        for d in range(D):
+            mean, wd = m[d], w[d]
+            terms[d] = gaussian_loglik_from(x[d], mean, lv[d], wd)
+            g = scale * gaussian_grad_mean_from(x[d], mean, wd)
+            m[d] = g * mean * (1.0 - mean) if sigmoid_mean else g
+            w[d] = scale * gaussian_grad_logvar_from(x[d], mean, wd)
+        ll[r] = _row_sum(terms)
 
 
-@njit(cache=True, error_model="numpy")
+# -- sampler and KL (J = 20 columns: not worth splitting) --------------------------------------
+@njit(**_JIT)
 def reparameterize_kl(mu, logvar, eps, Z, kl):
     """``Z[l*M + i] <- mu[i] + sigma[i] * eps[l, i]`` and ``kl[i] <- D_KL`` of row ``i``."""
     L, M, J = eps.shape
@@ -80,7 +181,7 @@ def reparameterize_kl(mu, logvar, eps, Z, kl):
         kl[i] = total
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
     """Gradients for ``mu`` and ``logvar`` through the sampler (summed over the ``L`` samples)
     and through the KL term, whose upstream gradient is ``dkl`` for every row."""
@@ -97,18 +198,22 @@ def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
             dlogvar[i, j] = dlv
 
 
-@njit(cache=True, error_model="numpy")
-def adagrad(p, g, G, lr, delta, decay):
-    """In place over flat arrays: ``g' = g + decay * p``, ``G += g'^2``, ``p -= lr g'/(sqrt G + delta)``."""
+# -- optimizers (flat arrays; the slices make the loops start at 0, so they vectorize) ---------
+@njit(**_JIT)
+def adagrad(p, g, G, lr, delta, decay, lo, hi):
+    """In place over ``lo:hi``: ``g' = g + decay * p``, ``G += g'^2``,
+    ``p -= lr g'/(sqrt G + delta)``."""
+    p, g, G = p[lo:hi], g[lo:hi], G[lo:hi]
     for k in range(p.size):
         gk = g[k] + decay * p[k]
         G[k] = adagrad_accumulate(G[k], gk)
         p[k] = adagrad_param(p[k], gk, G[k], lr, delta)
 
 
-@njit(cache=True, error_model="numpy")
-def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay):
-    """In place over flat arrays: Adam's moments and step, with ``g' = g + decay * p``."""
+@njit(**_JIT)
+def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay, lo, hi):
+    """In place over ``lo:hi``: Adam's moments and step, with ``g' = g + decay * p``."""
+    p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
     for k in range(p.size):
         gk = g[k] + decay * p[k]
         m[k] = moment(m[k], gk, beta1)
@@ -116,14 +221,16 @@ def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay)
         p[k] = adam_param(p[k], m[k], v[k], lr, epsilon, correction1, correction2)
 
 
-@njit(cache=True, error_model="numpy")
-def sgd(p, g, lr, decay):
-    """In place over flat arrays: ``p -= lr * (g + decay * p)``."""
+@njit(**_JIT)
+def sgd(p, g, lr, decay, lo, hi):
+    """In place over ``lo:hi``: ``p -= lr * (g + decay * p)``."""
+    p, g = p[lo:hi], g[lo:hi]
     for k in range(p.size):
         p[k] -= lr * (g[k] + decay * p[k])
 
 
-@njit(cache=True, error_model="numpy")
+# -- products with sparse data -----------------------------------------------------------------
+@njit(**_JIT)
 def _add_rows(out_row, x, rows, idx, n):
     """``out_row += sum_t x[t] * rows[idx[t]]`` for ``t < n``, four rows per pass over ``out_row``."""
     t = 0
@@ -140,23 +247,24 @@ def _add_rows(out_row, x, rows, idx, n):
         t += 1
 
 
-@njit(cache=True, error_model="numpy")
-def sparse_matmul(X, W, out):
-    """``out <- X @ W``, skipping the zeros of ``X`` (binarized MNIST is about 87% zeros).
-    ``X`` may be a transposed view: ``sparse_matmul(X.T, dA, out)`` computes ``X.T @ dA``."""
+@njit(**_JIT)
+def sparse_matmul(X, W, out, lo, hi):
+    """Rows ``lo:hi`` of ``out <- X @ W``, skipping the zeros of ``X`` (binarized MNIST is about
+    87% zeros). ``X`` may be a transposed view: ``sparse_matmul(X.T, dA, out, 0, n)`` computes
+    ``X.T @ dA``."""
     idx = np.empty(X.shape[1], np.int64)
     x = np.empty(X.shape[1], X.dtype)
-    out[:] = 0.0
-    for i in range(X.shape[0]):
+    for i in range(lo, hi):
         n = 0
-        for p in range(X.shape[1]):
-            if X[i, p] != 0.0:
-                idx[n], x[n] = p, X[i, p]
-                n += 1
+        for p in range(X.shape[1]):  # gather the non-zeros without a branch to mispredict
+            v = X[i, p]
+            idx[n], x[n] = p, v
+            n += v != 0.0
+        out[i, :] = 0.0
         _add_rows(out[i], x, W, idx, n)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def binarize(X, U, out):
     """``out <- (U < X)``: a Bernoulli sample of grey values ``X`` from uniforms ``U``."""
     for r in range(X.shape[0]):
@@ -169,15 +277,17 @@ def warm_up(dtype=np.float64):
     one = np.ones((2, 3), dtype)
     b, ll, flat = np.ones(3, dtype), np.ones(2, dtype), np.ones(4, dtype)
     eps = np.ones((1, 2, 3), dtype)
-    bias_activation(one.copy(), b, 1)
-    activation_backward(one, one, 1, one.copy(), b.copy())
-    bernoulli(one, one, 1.0, one.copy(), ll)
-    gaussian(one, one, one, True, 1.0, one.copy(), one.copy(), ll)
+    bias_activation(one.copy(), b, 1, 0, 2)
+    activation_backward(one, one, 1, one.copy(), b.copy(), 0, 3)
+    bernoulli(one, one, 1.0, one.copy(), ll, 0, 2)
+    gaussian(one, one, one, True, 1.0, one.copy(), one.copy(), ll, 0, 2)
     reparameterize_kl(one, one, eps, one.copy(), ll)
     reparameterize_kl_backward(one, one, one, eps, 1.0, one.copy(), one.copy())
-    adagrad(flat.copy(), flat, flat.copy(), 0.1, 1e-10, 0.0)
-    adam(flat.copy(), flat, flat.copy(), flat.copy(), 0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)
-    sgd(flat.copy(), flat, 0.1, 0.0)
+    t = np.dtype(dtype).type  # the optimizers take their scalars in the arrays' precision
+    adagrad(flat.copy(), flat, flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
+    adam(flat.copy(), flat, flat.copy(), flat.copy(),
+         *(t(v) for v in (0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)), 0, 4)
+    sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
     binarize(one, one, one.copy())
-    sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype))
-    sparse_matmul(one.T, one, np.ones((3, 3), dtype))
+    sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype), 0, 2)
+    sparse_matmul(one.T, one, np.ones((3, 3), dtype), 0, 3)

@@ -31,9 +31,15 @@ def sigmoid_from(a, e):
 
 
 @register_jitable
+def softplus_from_log1p(a, l):
+    r"""$\log(1 + e^a) = \max(a, 0) + \log(1 + e^{-|a|})$ given $l = \log(1 + e^{-|a|})$."""
+    return np.maximum(a, 0.0) + l
+
+
+@register_jitable
 def softplus_from(a, e):
-    r"""$\log(1 + e^a) = \max(a, 0) + \log(1 + e^{-|a|})$ given $e = e^{-|a|}$."""
-    return np.maximum(a, 0.0) + np.log1p(e)
+    r"""$\log(1 + e^a)$ given $e = e^{-|a|}$ (:func:`softplus_from_log1p`)."""
+    return softplus_from_log1p(a, np.log1p(e))
 
 
 @register_jitable
@@ -81,8 +87,15 @@ def activation_grad(code, dh, h):
 def bernoulli_grad_from(x, a, e):
     r"""$\partial \log p(x|a)/\partial a = x - \sigma(a)$ given $e = e^{-|a|}$, written as
     $x\,\sigma(-a) - (1 - x)\,\sigma(a)$: for $x = 1$ and large $a$ this returns the small
-    $\sigma(-a)$ to full relative precision instead of the cancellation $1 - \sigma(a)$."""
-    return x * sigmoid_from(-a, e) - (1.0 - x) * sigmoid_from(a, e)
+    $\sigma(-a)$ to full relative precision instead of the cancellation $1 - \sigma(a)$.
+
+    Both sigmoids share $r = 1/(1+e)$ (:func:`sigmoid_from`): for $a \ge 0$,
+    $\sigma(a) = r$ and $\sigma(-a) = e r$; for $a < 0$ the other way round (at $a = 0$, $e = 1$
+    and both are $r$). So the gradient is $r\,(x\,u - (1 - x)\,v)$ with $(u, v) = (e, 1)$ for
+    $a \ge 0$ and $(1, e)$ for $a < 0$."""
+    r = 1.0 / (1.0 + e)
+    pos, neg = a >= 0, a < 0
+    return r * (x * (pos * e + neg) - (1.0 - x) * (neg * e + pos))
 
 
 @register_jitable
@@ -92,32 +105,57 @@ def bernoulli_grad(x, a):
 
 
 @register_jitable
-def bernoulli_terms(x, a):
+def bernoulli_terms_from(x, a, e, l):
     r"""One pixel's $\log p(x|a) = x a - \operatorname{softplus}(a)$ (App. C.1) and its derivative,
-    sharing one $e^{-|a|}$."""
+    given $e = e^{-|a|}$ and $l = \log(1 + e)$."""
+    return x * a - softplus_from_log1p(a, l), bernoulli_grad_from(x, a, e)
+
+
+@register_jitable
+def bernoulli_terms(x, a):
+    r"""One pixel's $\log p(x|a)$ and its derivative, sharing one $e^{-|a|}$
+    (:func:`bernoulli_terms_from`)."""
     e = np.exp(-np.abs(a))
-    return x * a - softplus_from(a, e), bernoulli_grad_from(x, a, e)
+    return bernoulli_terms_from(x, a, e, np.log1p(e))
+
+
+@register_jitable
+def gaussian_loglik_from(x, mean, logvar, w):
+    r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})
+    = -\tfrac12(\log 2\pi + \text{logvar} + (x-\mu)^2 w)$ given $w = e^{-\text{logvar}}$ (App. C.2)."""
+    d = x - mean
+    return -0.5 * (1.8378770664093453 + logvar + d * d * w)
+
+
+@register_jitable
+def gaussian_grad_mean_from(x, mean, w):
+    r"""$\partial/\partial\mu = (x-\mu) w$ given $w = e^{-\text{logvar}}$."""
+    return (x - mean) * w
+
+
+@register_jitable
+def gaussian_grad_logvar_from(x, mean, w):
+    r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 w - 1)$ given $w = e^{-\text{logvar}}$."""
+    d = x - mean
+    return 0.5 * (d * d * w - 1.0)
 
 
 @register_jitable
 def gaussian_loglik(x, mean, logvar):
-    r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})
-    = -\tfrac12(\log 2\pi + \text{logvar} + (x-\mu)^2 e^{-\text{logvar}})$ (App. C.2)."""
-    d = x - mean
-    return -0.5 * (1.8378770664093453 + logvar + d * d * np.exp(-logvar))
+    r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})$ (:func:`gaussian_loglik_from`)."""
+    return gaussian_loglik_from(x, mean, logvar, np.exp(-logvar))
 
 
 @register_jitable
 def gaussian_grad_mean(x, mean, logvar):
     r"""$\partial/\partial\mu = (x-\mu) e^{-\text{logvar}}$."""
-    return (x - mean) * np.exp(-logvar)
+    return gaussian_grad_mean_from(x, mean, np.exp(-logvar))
 
 
 @register_jitable
 def gaussian_grad_logvar(x, mean, logvar):
     r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 e^{-\text{logvar}} - 1)$."""
-    d = x - mean
-    return 0.5 * (d * d * np.exp(-logvar) - 1.0)
+    return gaussian_grad_logvar_from(x, mean, np.exp(-logvar))
 
 
 @register_jitable

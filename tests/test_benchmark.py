@@ -1,0 +1,24 @@
+"""The A/B helpers of minivae.benchmark run, cover every variant and leave the settings as found.
+(Speed itself is measured by commands, never asserted by a test.)"""
+from minivae import benchmark, kernels
+from minivae.backend import get_backend
+
+
+def test_kernel_ab_times_every_kernel_in_every_variant():
+    before = (get_backend(), kernels.get_threads())
+    rows = benchmark.kernel_ab("float64", batch_size=8, reps=2, n_threads=2)
+    assert [name for name, _ in rows][0].startswith("bernoulli") and len(rows) == 6
+    for _, times in rows:
+        assert set(times) == {"numpy", "numba, 1 thread", "numba, 2 threads"}
+        assert all(t > 0 for t in times.values())
+    assert (get_backend(), kernels.get_threads()) == before
+    assert "adagrad" in benchmark.format_ab(rows)
+
+
+def test_step_ab_reports_each_configuration():
+    before = (kernels.vecmath.enabled(), kernels.get_threads())
+    rates = benchmark.step_ab("float32", batch_size=20, rounds=1, configs=((True, 1), (False, 2)),
+                              steps_per_round=1)
+    assert set(rates) == {(True, 1), (False, 2)} and all(r > 0 for r in rates.values())
+    assert (kernels.vecmath.enabled(), kernels.get_threads()) == before
+    assert "examples/s" in benchmark.format_ab(step_rates=rates)
