@@ -130,3 +130,11 @@ def test_rejects_bad_data():
         importance_log_px(model, np.zeros((3, 5)), k=2)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         importance_log_px(model, np.full((3, 8), 2.0), k=2)
+
+
+def test_an_integer_seed_means_the_generator_seeded_with_it():
+    model, X = tiny_bernoulli(1), binary_rows(0, 3)
+    by_seed = importance_log_px(model, X, k=20, rng=7)
+    np.testing.assert_array_equal(by_seed, importance_log_px(model, X, k=20,
+                                                             rng=np.random.default_rng(7)))
+    assert not np.array_equal(by_seed, importance_log_px(model, X, k=20, rng=8))

@@ -67,7 +67,7 @@ def importance_log_px(model, X, k=5000, batch_size=100, rng=None, chunk=None):
     X : ndarray (N, D), binary for the Bernoulli decoder
     k : int, importance samples per datapoint (the paper's evaluation scale: up to 5000)
     batch_size : int, rows per pass
-    rng : numpy.random.Generator, default ``default_rng(0)``
+    rng : numpy.random.Generator or int seed, default ``default_rng(0)``
     chunk : int, samples per pass; default :func:`default_chunk` (about :data:`CHUNK_BYTES`)
 
     Returns
@@ -85,7 +85,7 @@ def importance_log_px(model, X, k=5000, batch_size=100, rng=None, chunk=None):
     X = model._check_X(X)
     k = check_positive_int("k", k)
     batch_size = check_positive_int("batch_size", batch_size)
-    rng = np.random.default_rng(0) if rng is None else rng
+    rng = np.random.default_rng(0 if rng is None else rng)
     if chunk is None:
         chunk = min(k, default_chunk(model, min(batch_size, len(X))))
     chunk = check_positive_int("chunk", chunk)
