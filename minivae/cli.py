@@ -142,9 +142,14 @@ def _evaluate(args):
         result[f"n_{split}"] = len(X)
         if args.marginal:
             result[f"{split}_marginal"] = _marginal(args, ckpt.model, X, rng)
+    mcem = ckpt.extra.get("algorithm") == "mcem"
+    result["encoder_trained"] = not mcem
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
+    if mcem:
+        print("note: this model was trained with MCEM, which leaves q(z|x) as initialized, so its "
+              "bound says little about the generative model; log p(x) (--marginal hmc) does")
     for split in ("train", "test"):
         data = "grey values" if binarization == "none" else "fixed seeded binarization"
         print(f"{split:5s} bound per datapoint: {result[f'{split}_bound']:.3f} nats "

@@ -133,3 +133,14 @@ def test_evaluate_marginal_text_output_and_defaults(trained_dir, capsys):
     assert "N=7" in text
     with pytest.raises(SystemExit):
         main(["evaluate", str(trained_dir), "--marginal", "hmc", "--k", "0"])
+
+
+def test_evaluate_an_mcem_model_refuses_importance_sampling_and_says_why(fig3_dir, capsys):
+    mcem_dir = fig3_dir[0] / "mnist" / "N300" / "mcem"
+    assert main(["evaluate", str(mcem_dir), "--marginal", "is", "--n", "5"]) == 2
+    assert "q(z|x) untrained" in capsys.readouterr().err
+    assert main(["evaluate", str(mcem_dir), "--marginal", "hmc", "--n", "4",
+                 "--posterior-samples", "24"]) == 0
+    text = capsys.readouterr().out
+    assert "trained with MCEM" in text and "log p(x) per datapoint" in text
+    assert _evaluate(capsys, mcem_dir, "--n", "3")["encoder_trained"] is False
