@@ -5,6 +5,7 @@ Run ``minivae --help`` or ``minivae COMMAND --help`` for the options.
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,10 +112,28 @@ def _evaluate_sets(ckpt, preset, n):
     return sets, binarization
 
 
-def _marginal(args, model, X, rng):
+IS_BLOCK = 1000
+"""Rows per progress line of ``--marginal is`` (a multiple of its batch size of 100, so the noise,
+and the result, are those of one call over all rows)."""
+
+
+def _importance_with_progress(model, X, k, rng, split):
+    """:func:`importance_log_px` over blocks of rows, with a progress line on stderr per block."""
+    start, parts = time.perf_counter(), []
+    for lo in range(0, len(X), IS_BLOCK):
+        parts.append(importance_log_px(model, X[lo:lo + IS_BLOCK], k, rng=rng))
+        done, spent = lo + len(parts[-1]), time.perf_counter() - start
+        if done < len(X):
+            print(f"{split}: importance sampling, {done:,}/{len(X):,} images in "
+                  f"{format_seconds(spent)}, about {format_seconds(spent * (len(X) / done - 1))} "
+                  f"left", file=sys.stderr, flush=True)
+    return np.concatenate(parts)
+
+
+def _marginal(args, model, X, rng, split):
     """``--marginal``: mean log p(x) over the rows of ``X`` and its Monte Carlo standard error."""
     if args.marginal == "is":
-        log_px = importance_log_px(model, X, args.k, rng=rng)
+        log_px = _importance_with_progress(model, X, args.k, rng, split)
         return {"log_px": float(np.mean(log_px)), "method": f"importance sampling, k={args.k}"}
     est = appendix_d_log_px(model, X, n_samples=args.posterior_samples, n_leapfrog=args.leapfrog,
                             density=args.density, rng=rng)
@@ -141,7 +160,7 @@ def _evaluate(args):
                                               rng=rng)
         result[f"n_{split}"] = len(X)
         if args.marginal:
-            result[f"{split}_marginal"] = _marginal(args, ckpt.model, X, rng)
+            result[f"{split}_marginal"] = _marginal(args, ckpt.model, X, rng, split)
     mcem = ckpt.extra.get("algorithm") == "mcem"
     result["encoder_trained"] = not mcem
     if args.json:

@@ -144,3 +144,17 @@ def test_evaluate_an_mcem_model_refuses_importance_sampling_and_says_why(fig3_di
     text = capsys.readouterr().out
     assert "trained with MCEM" in text and "log p(x) per datapoint" in text
     assert _evaluate(capsys, mcem_dir, "--n", "3")["encoder_trained"] is False
+
+
+def test_evaluate_importance_sampling_in_blocks_equals_one_call_and_reports_progress(
+        trained_dir, capsys, monkeypatch):
+    from minivae import checkpoint, cli
+    from minivae.datasets import binarize_fixed, load_mnist
+    from minivae.marginal.importance import importance_log_px
+    monkeypatch.setattr(cli, "IS_BLOCK", 200)
+    model = checkpoint.load(trained_dir).model
+    X = binarize_fixed(load_mnist("test")[0])[:500]
+    blocks = cli._importance_with_progress(model, X, 4, np.random.default_rng(3), "test")
+    np.testing.assert_array_equal(blocks, importance_log_px(model, X, 4, rng=3))
+    err = capsys.readouterr().err
+    assert "test: importance sampling, 200/500 images" in err and "400/500 images" in err
