@@ -158,3 +158,18 @@ def test_evaluate_importance_sampling_in_blocks_equals_one_call_and_reports_prog
     np.testing.assert_array_equal(blocks, importance_log_px(model, X, 4, rng=3))
     err = capsys.readouterr().err
     assert "test: importance sampling, 200/500 images" in err and "400/500 images" in err
+
+
+def test_fig3_fast_estimates_on_fewer_images_unless_told(monkeypatch, capsys):
+    from minivae.reproduce import cli as reproduce_cli
+    seen = []
+
+    def fake(out, samples, train_sizes, algorithms, mcem_samples, lr, n_latent, n_hidden,
+             settings, *rest):
+        seen.append((samples, settings.eval_size))
+        return {"settings": {"n_latent": 3, "n_hidden": 100}, "elapsed": 0.0, "runs": []}
+
+    monkeypatch.setattr(reproduce_cli, "reproduce_fig3", fake)
+    for argv in (["--fast"], ["--fast", "--eval-size", "300"], ["--samples", "2000"]):
+        assert main(["reproduce", "fig3", *argv, "--quiet"]) == 0
+    assert seen == [(100_000, 200), (100_000, 300), (2000, 1000)]

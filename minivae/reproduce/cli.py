@@ -10,7 +10,8 @@ from ..progress import format_seconds
 from ..wakesleep import ALGORITHMS
 from .appendix import APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold, reproduce_samples
 from .fig2 import FAST_SAMPLES, FIG2, FULL_SAMPLES, format_summary, reproduce_fig2
-from .fig3 import FIG3_FAST_SAMPLES, FIG3_SAMPLES, TRAIN_SIZES, format_fig3, reproduce_fig3
+from .fig3 import (FIG3_FAST_EVAL_SIZE, FIG3_FAST_SAMPLES, FIG3_SAMPLES, TRAIN_SIZES, format_fig3,
+                   reproduce_fig3)
 from .fig3_run import FIG3_ALGORITHMS, MarginalSettings
 from .stepsize import STEP_SIZES
 
@@ -73,7 +74,8 @@ def _fig3(args):
     if args.fast and args.samples:
         raise ValueError("give --fast or --samples, not both")
     samples = FIG3_FAST_SAMPLES if args.fast else (args.samples or FIG3_SAMPLES)
-    settings = MarginalSettings(args.eval_size, args.posterior_samples, args.leapfrog, args.density)
+    eval_size = args.eval_size or (FIG3_FAST_EVAL_SIZE if args.fast else MarginalSettings().eval_size)
+    settings = MarginalSettings(eval_size, args.posterior_samples, args.leapfrog, args.density)
     result = reproduce_fig3(args.out, samples, tuple(args.train_sizes), tuple(args.algorithms),
                             args.mcem_samples, args.lr, args.latents, args.n_hidden, settings,
                             args.seed, min(args.start, samples), args.quiet)
@@ -171,12 +173,15 @@ the App. D estimator (HMC posterior samples, a fitted density, the estimate on f
 Writes OUT/fig3_mnist.csv (one row per estimate), .json (settings, runs, wall times) and .png
 (one panel per training-set size). Runs live in OUT/mnist/N<n>/<algorithm>/ and are resumable.
 
-Budget: --samples per run (default 1e7); --fast is 1e5. MCEM costs far more per sample (and,
-as the paper says, is not an on-line algorithm): --mcem-samples caps it on the large set.""",
+Budget: --samples per run (default 1e7); --fast is 1e5, with estimates on 200 images. Each
+estimate at the paper's 1000 images takes 2-4 min on one core, 7 per run at 1e6 samples. MCEM
+costs far more per sample (and, as the paper says, is not an on-line algorithm): --mcem-samples
+caps it on the large set.""",
         epilog="example: minivae reproduce fig3 --fast --out runs/fig3-fast")
     p.add_argument("--samples", type=_count, help=f"training samples per run (default {FIG3_SAMPLES:,})")
     p.add_argument("--fast", action="store_true",
-                   help=f"a short budget, {FIG3_FAST_SAMPLES:,} samples per run")
+                   help=f"a short budget, {FIG3_FAST_SAMPLES:,} samples per run, estimating on "
+                        f"{FIG3_FAST_EVAL_SIZE} images per set unless --eval-size is given")
     p.add_argument("--train-sizes", type=_count, nargs="+", default=list(TRAIN_SIZES), metavar="N",
                    help="training-set sizes, the first N MNIST images (default 1000 60000)")
     p.add_argument("--algorithms", nargs="+", choices=FIG3_ALGORITHMS, default=list(FIG3_ALGORITHMS),
@@ -186,8 +191,9 @@ as the paper says, is not an on-line algorithm): --mcem-samples caps it on the l
     p.add_argument("--lr", type=_step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.add_argument("--latents", type=_count, default=3, help="latent dimensions (default 3)")
     p.add_argument("--n-hidden", type=_count, default=100, help="hidden units (default 100)")
-    p.add_argument("--eval-size", type=_count, default=1000,
-                   help="first images of train and test in each estimate (default 1000)")
+    p.add_argument("--eval-size", type=_count,
+                   help="first images of train and test in each estimate (default 1000, the "
+                        f"paper's; {FIG3_FAST_EVAL_SIZE} with --fast)")
     p.add_argument("--posterior-samples", type=_count, default=50,
                    help="HMC samples per image for the fit and again for the estimate (default 50)")
     p.add_argument("--leapfrog", type=_count, default=4,
