@@ -137,9 +137,7 @@ def _marginal(args, model, X, rng, split):
         return {"log_px": float(np.mean(log_px)), "method": f"importance sampling, k={args.k}"}
     est = appendix_d_log_px(model, X, n_samples=args.posterior_samples, n_leapfrog=args.leapfrog,
                             density=args.density, rng=rng)
-    return {"log_px": float(np.mean(est.log_px)),
-            "mc_stderr": float(np.sqrt(np.sum(est.stderr ** 2)) / len(X)),
-            "acceptance": float(np.mean(est.acceptance)),
+    return {**est.summary(),
             "method": f"App. D, HMC ({args.posterior_samples} samples, {args.leapfrog} leapfrog "
                       f"steps), {args.density} density"}
 

@@ -134,3 +134,8 @@ def test_a_stuck_chain_is_a_clear_error(fit):
     Z[:, 1] = 0.5  # row 1 never moved
     with pytest.raises(ValueError, match="row 1"):
         fit(Z, Z)
+
+
+def test_summary_is_the_mean_over_rows_with_the_rows_errors_combined():
+    est = MarginalEstimate(np.array([-3.0, -5.0]), np.array([0.3, 0.4]), np.array([0.8, 1.0]))
+    assert est.summary() == pytest.approx({"log_px": -4.0, "mc_stderr": 0.25, "acceptance": 0.9})

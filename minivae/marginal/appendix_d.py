@@ -54,6 +54,14 @@ class MarginalEstimate(NamedTuple):
     stderr: np.ndarray      # (M,) delta-method standard error of log_px
     acceptance: np.ndarray  # (M,) each chain's mean HMC acceptance probability while sampling
 
+    def summary(self):
+        """The mean over rows, JSON-ready: ``log_px``, its Monte Carlo standard error
+        ``mc_stderr`` (the rows' errors combined; the spread between datapoints is not an error)
+        and the mean ``acceptance``."""
+        return {"log_px": float(np.mean(self.log_px)),
+                "mc_stderr": float(np.sqrt(np.sum(self.stderr ** 2)) / len(self.log_px)),
+                "acceptance": float(np.mean(self.acceptance))}
+
 
 def appendix_d_log_px(model, X, n_samples=50, n_leapfrog=4, burn_in=200, density="kde", rng=None,
                       target_accept=0.9, init="encoder", thin=1, step_size=0.1, jitter=0.2,

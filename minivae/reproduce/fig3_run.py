@@ -68,19 +68,14 @@ class MarginalSettings(NamedTuple):
 
 
 def _estimate(model, X, settings, rng):
-    est = appendix_d_log_px(model, X, n_samples=settings.n_samples,
-                            n_leapfrog=settings.n_leapfrog, density=settings.density, rng=rng)
-    n = len(X)
-    return {"log_px": float(np.mean(est.log_px)),
-            "mc_stderr": float(np.sqrt(np.sum(est.stderr ** 2)) / n),
-            "acceptance": float(np.mean(est.acceptance))}
+    return appendix_d_log_px(model, X, n_samples=settings.n_samples, n_leapfrog=settings.n_leapfrog,
+                             density=settings.density, rng=rng).summary()
 
 
 def evaluate_marginal(model, X_train_eval, X_test_eval, settings, seed, samples):
     r"""The mean App. D estimate of $\log p(x)$ over the evaluation rows of train and test.
 
-    ``mc_stderr`` is the Monte Carlo standard error of that mean (the rows' delta-method errors
-    combined); the spread between datapoints is not an error and is not included.
+    See :meth:`~minivae.marginal.appendix_d.MarginalEstimate.summary` for ``mc_stderr``.
 
     Returns
     -------
