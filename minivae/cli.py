@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
+from .argtypes import count, positive_count
 from .benchmark import main as bench_main
 from .datasets import binarize_fixed
 from .estimators import ESTIMATORS
@@ -27,25 +28,6 @@ from .reproduce.cli import add_reproduce_commands
 from .training import Callback, Trainer
 
 __all__ = ["main", "build_parser"]
-
-
-def _count(text):
-    """Parse a sample count such as ``1e6`` or ``250000``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value >= 0 and value == int(value)):
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return int(value)
-
-
-def _positive(text):
-    """A count of at least 1, such as ``5000`` or ``1e3``."""
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
 
 
 class _Writer(Callback):
@@ -224,7 +206,7 @@ def build_parser():
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="float64 (default) or float32 (faster); the backend is chosen by the "
                         "environment variable MINIVAE_BACKEND=numba|numpy (default numba)")
-    p.add_argument("--samples", type=_count, help="training samples to see in total (default 1e6)")
+    p.add_argument("--samples", type=count, help="training samples to see in total (default 1e6)")
     p.add_argument("--lr", type=float, help="global step size (default 0.02)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adagrad")
     p.add_argument("--batch-size", type=int, default=100, help="M (default 100)")
@@ -234,7 +216,7 @@ def build_parser():
                    help="for MNIST (default dynamic); Frey Face is never binarized")
     p.add_argument("--no-weight-prior", action="store_true", help="drop the N(0, I) parameter prior")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=_count, help="samples between evaluations (default budget/20)")
+    p.add_argument("--eval-every", type=count, help="samples between evaluations (default budget/20)")
     p.add_argument("--eval-train-size", type=int, default=10_000,
                    help="training rows used for the train bound (default 10000)")
     p.add_argument("--out", help="output directory")
@@ -257,12 +239,12 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
     p.add_argument("--L", type=int, default=1)
     p.add_argument("--estimator", choices=ESTIMATORS, default="B")
     p.add_argument("--marginal", choices=["hmc", "is"], help="also estimate log p(x) (see above)")
-    p.add_argument("--n", type=_positive,
+    p.add_argument("--n", type=positive_count,
                    help="evaluate the first N images of each set (default: all; 1000 with hmc)")
-    p.add_argument("--k", type=_positive, default=5000, help="importance samples per image (default 5000)")
-    p.add_argument("--posterior-samples", type=_positive, default=50,
+    p.add_argument("--k", type=positive_count, default=5000, help="importance samples per image (default 5000)")
+    p.add_argument("--posterior-samples", type=positive_count, default=50,
                    help="HMC samples per image for fitting q and again for the estimate (default 50)")
-    p.add_argument("--leapfrog", type=_positive, default=4, help="leapfrog steps per HMC move (default 4)")
+    p.add_argument("--leapfrog", type=positive_count, default=4, help="leapfrog steps per HMC move (default 4)")
     p.add_argument("--density", choices=["kde", "gaussian"], default="kde",
                    help="density fitted to the posterior samples (default kde)")
     p.add_argument("--seed", type=int, default=0)

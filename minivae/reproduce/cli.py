@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from ..argtypes import positive_count, step_size
 from ..progress import format_seconds
 from ..wakesleep import ALGORITHMS
 from .appendix import APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold, reproduce_samples
@@ -24,27 +25,6 @@ OUT/<dataset>/J<latents>/<algorithm>/lr<step size>/ (fig3: OUT/mnist/N<images>/<
 with marginal.json): run the same command again to continue an interrupted run; runs that
 reached their budget are read, not retrained.
 """
-
-
-def _count(text):
-    """A sample count such as ``1e6`` or ``250000`` (at least 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value >= 1 and value == int(value)):
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(value)
-
-
-def _step_size(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"a step size must be positive, got {text!r}")
-    return value
 
 
 def _timed(fn, args):
@@ -110,12 +90,12 @@ def _samples(args):
 def _common(p, out, budget_help):
     p.add_argument("--dataset", choices=sorted(FIG2), default="mnist",
                    help="mnist (500 hidden units, Bernoulli decoder) or frey (200, Gaussian)")
-    p.add_argument("--samples", type=_count, help=budget_help)
-    p.add_argument("--n-hidden", type=_count,
+    p.add_argument("--samples", type=positive_count, help=budget_help)
+    p.add_argument("--n-hidden", type=positive_count,
                    help="hidden units of encoder and decoder (default: the paper's, 500 / 200)")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds initialization, minibatches and noise (default 0)")
-    p.add_argument("--eval-train-size", type=_count, default=10_000,
+    p.add_argument("--eval-train-size", type=positive_count, default=10_000,
                    help="training images in the reported train bound, a fixed subset (default "
                         "10000; Frey Face has 1765)")
     p.add_argument("--out", default=out, help=f"output directory (default {out})")
@@ -149,13 +129,13 @@ Runs are independent: to use two cores, start two commands on disjoint --latents
     _common(p, "runs/fig2", f"training samples per run (default {FULL_SAMPLES:,})")
     p.add_argument("--fast", action="store_true",
                    help=f"a short budget, {FAST_SAMPLES:,} samples per run (minutes, not hours)")
-    p.add_argument("--latents", type=_count, nargs="+", metavar="J",
+    p.add_argument("--latents", type=positive_count, nargs="+", metavar="J",
                    help="latent sizes to run (default: the paper's for the dataset)")
     p.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS),
                    help="update rules to run (default both)")
-    p.add_argument("--step-sizes", type=_step_size, nargs="+", default=list(STEP_SIZES),
+    p.add_argument("--step-sizes", type=step_size, nargs="+", default=list(STEP_SIZES),
                    metavar="LR", help="Adagrad step-size candidates (default 0.01 0.02 0.1)")
-    p.add_argument("--pilot-samples", type=_count,
+    p.add_argument("--pilot-samples", type=positive_count,
                    help="samples per step-size candidate (default 1%% of the budget, at least 1e4)")
     p.set_defaults(func=lambda args: _timed(_fig2, args))
 
@@ -178,29 +158,29 @@ estimate at the paper's 1000 images takes 2-4 min on one core, 7 per run at 1e6 
 costs far more per sample (and, as the paper says, is not an on-line algorithm): --mcem-samples
 caps it on the large set.""",
         epilog="example: minivae reproduce fig3 --fast --out runs/fig3-fast")
-    p.add_argument("--samples", type=_count, help=f"training samples per run (default {FIG3_SAMPLES:,})")
+    p.add_argument("--samples", type=positive_count, help=f"training samples per run (default {FIG3_SAMPLES:,})")
     p.add_argument("--fast", action="store_true",
                    help=f"a short budget, {FIG3_FAST_SAMPLES:,} samples per run, estimating on "
                         f"{FIG3_FAST_EVAL_SIZE} images per set unless --eval-size is given")
-    p.add_argument("--train-sizes", type=_count, nargs="+", default=list(TRAIN_SIZES), metavar="N",
+    p.add_argument("--train-sizes", type=positive_count, nargs="+", default=list(TRAIN_SIZES), metavar="N",
                    help="training-set sizes, the first N MNIST images (default 1000 60000)")
     p.add_argument("--algorithms", nargs="+", choices=FIG3_ALGORITHMS, default=list(FIG3_ALGORITHMS),
                    help="learning algorithms to run (default all three)")
-    p.add_argument("--mcem-samples", type=_count,
+    p.add_argument("--mcem-samples", type=positive_count,
                    help="cap on MCEM's budget for training sets larger than 1000 (default: none)")
-    p.add_argument("--lr", type=_step_size, default=0.02, help="Adagrad step size (default 0.02)")
-    p.add_argument("--latents", type=_count, default=3, help="latent dimensions (default 3)")
-    p.add_argument("--n-hidden", type=_count, default=100, help="hidden units (default 100)")
-    p.add_argument("--eval-size", type=_count,
+    p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
+    p.add_argument("--latents", type=positive_count, default=3, help="latent dimensions (default 3)")
+    p.add_argument("--n-hidden", type=positive_count, default=100, help="hidden units (default 100)")
+    p.add_argument("--eval-size", type=positive_count,
                    help="first images of train and test in each estimate (default 1000, the "
                         f"paper's; {FIG3_FAST_EVAL_SIZE} with --fast)")
-    p.add_argument("--posterior-samples", type=_count, default=50,
+    p.add_argument("--posterior-samples", type=positive_count, default=50,
                    help="HMC samples per image for the fit and again for the estimate (default 50)")
-    p.add_argument("--leapfrog", type=_count, default=4,
+    p.add_argument("--leapfrog", type=positive_count, default=4,
                    help="leapfrog steps per HMC move in the estimate (default 4)")
     p.add_argument("--density", choices=["kde", "gaussian"], default="kde",
                    help="density fitted to the posterior samples (default kde)")
-    p.add_argument("--start", type=_count, default=10_000,
+    p.add_argument("--start", type=positive_count, default=10_000,
                    help="first estimate after this many samples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
     p.add_argument("--out", default="runs/fig3", help="output directory (default runs/fig3)")
@@ -217,8 +197,8 @@ caps it on the large set.""",
     _common(p, "runs/appendix-a", f"training samples (default {APPENDIX_SAMPLES:,})")
     p.add_argument("--from", dest="from_dir", metavar="DIR",
                    help="plot the saved model in DIR (a checkpoint with 2 latent dimensions)")
-    p.add_argument("--grid", type=_count, default=20, help="images per axis (default 20)")
-    p.add_argument("--lr", type=_step_size, default=0.02, help="Adagrad step size (default 0.02)")
+    p.add_argument("--grid", type=positive_count, default=20, help="images per axis (default 20)")
+    p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.set_defaults(func=lambda args: _timed(_manifold, args))
 
     p = sub.add_parser(
@@ -228,11 +208,11 @@ caps it on the large set.""",
                     "Writes OUT/samples_<dataset>.png and OUT/samples_<dataset>.json. Models "
                     "with the same settings are shared with `reproduce manifold` in the same OUT.")
     _common(p, "runs/appendix-a", f"training samples per model (default {APPENDIX_SAMPLES:,})")
-    p.add_argument("--latents", type=_count, nargs="+", default=list(SAMPLE_LATENTS),
+    p.add_argument("--latents", type=positive_count, nargs="+", default=list(SAMPLE_LATENTS),
                    metavar="J", help="latent sizes (default 2 5 10 20)")
     p.add_argument("--from", dest="from_dirs", nargs="+", metavar="DIR",
                    help="sample from the saved models in these directories instead of training")
-    p.add_argument("--n", type=_count, default=100, help="samples per model (default 100)")
-    p.add_argument("--lr", type=_step_size, default=0.02, help="Adagrad step size (default 0.02)")
+    p.add_argument("--n", type=positive_count, default=100, help="samples per model (default 100)")
+    p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.set_defaults(func=lambda args: _timed(_samples, args))
     return parser

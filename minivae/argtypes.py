@@ -1,0 +1,40 @@
+"""Argument types for the command line: sample counts and step sizes, with clear errors.
+
+Shared by :mod:`minivae.cli` and :mod:`minivae.reproduce.cli`; counts accept ``1e6`` as well as
+``1000000``.
+"""
+import argparse
+
+__all__ = ["count", "positive_count", "step_size"]
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _whole(text, minimum):
+    value = _number(text)
+    if not (value >= minimum and value == int(value)):
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+    return int(value)
+
+
+def count(text):
+    """A count of at least 0, such as ``1e6`` or ``250000``."""
+    return _whole(text, 0)
+
+
+def positive_count(text):
+    """A count of at least 1, such as ``5000`` or ``1e3``."""
+    return _whole(text, 1)
+
+
+def step_size(text):
+    """A positive step size."""
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a step size must be positive, got {text!r}")
+    return value
