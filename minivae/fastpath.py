@@ -11,7 +11,10 @@ training loop, with three changes that are about speed only:
   and matrix products write into it (``np.matmul(..., out=...)``);
 * the gradient with respect to the data ``X`` is never formed;
 * on the Numba backend, the two products with the data (``X W_1`` and ``X^T dA_1``) skip the
-  zeros of ``X`` when fewer than a quarter of its entries are non-zero (binarized MNIST: 13%).
+  zeros of ``X`` when fewer than a quarter of its entries are non-zero (binarized MNIST: 13%);
+* on the Numba backend with several threads, the minibatch is cut into one shard of rows per
+  thread; each thread runs the whole forward and backward pass of its shard with one-threaded
+  BLAS, and the shards' gradients are then summed (:meth:`FastPath.n_shards`).
 
 Only estimator B (eq. 7) is fused; estimator A goes through the model's reference path.
 """
@@ -20,9 +23,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import kernels as K
-from .kernels import ACTIVATION_CODES
+from .backend import get_backend
+from .kernels import ACTIVATION_CODES, blas, threads
 
-__all__ = ["FastPath"]
+__all__ = ["FastPath", "MIN_SHARD_ROWS"]
+
+MIN_SHARD_ROWS = 32
+"""The fewest rows a shard of a minibatch gets: below, the work per thread is too small to pay
+for the hand-off (a minibatch of fewer than 64 rows is not sharded on two threads)."""
 
 
 class FastPath:
@@ -40,8 +48,8 @@ class FastPath:
         self._workspaces = {}
 
     # -- buffers ----------------------------------------------------------------------------
-    def _workspace(self, M, L):
-        key = (M, L)
+    def _workspace(self, M, L, shard=0):
+        key = (M, L, shard)
         if key not in self._workspaces:
             self._workspaces[key] = self._allocate(M, L)
         return self._workspaces[key]
@@ -59,7 +67,17 @@ class FastPath:
             dec_tmp=empty(R, m.n_hidden[0]),
             out={h: empty(R, m.n_input) for h in self.heads},
             dout={h: empty(R, m.n_input) for h in self.heads},
-            ll=empty(R), grads={name: np.empty_like(p) for name, p in m.params.items()})
+            ll=empty(R), **self._flat_grads(dt))
+
+    def _flat_grads(self, dt):
+        """The gradient arrays as views of one flat buffer (summed in one pass across shards)."""
+        params = self.model.params
+        flat = np.empty(sum(p.size for p in params.values()), dt)
+        grads, start = {}, 0
+        for name, p in params.items():
+            grads[name] = flat[start:start + p.size].reshape(p.shape)
+            start += p.size
+        return {"flat_grads": flat, "grads": grads}
 
     # -- forward ----------------------------------------------------------------------------
     def _mlp(self, H_in, prefix, buffers, sparse=False):
@@ -105,9 +123,10 @@ class FastPath:
         return self._bound(ws, M, L)
 
     # -- backward ---------------------------------------------------------------------------
-    def _mlp_backward(self, dH, prefix, inputs, outputs, grad_bufs, dinput, sparse=False):
-        """Backward through the hidden stack; writes ``dinput`` unless it is ``None``."""
-        P, G = self.model.params, self._grads
+    def _mlp_backward(self, G, dH, prefix, inputs, outputs, grad_bufs, dinput, sparse=False):
+        """Backward through the hidden stack into gradients ``G``; writes ``dinput`` unless it is
+        ``None``."""
+        P = self.model.params
         for k in range(len(outputs), 0, -1):
             dA = grad_bufs[k - 1]
             K.activation_backward(dH, outputs[k - 1], self.code, dA, G[f"{prefix}.b{k}"])
@@ -118,9 +137,9 @@ class FastPath:
             elif dinput is not None:
                 np.matmul(dA, P[f"{prefix}.W{k}"].T, out=dinput)
 
-    def _heads_backward(self, H, prefix, heads, douts, dH, tmp):
-        """Gradients of the affine heads; ``dH <-`` the sum of their input gradients."""
-        P, G = self.model.params, self._grads
+    def _heads_backward(self, G, H, prefix, heads, douts, dH, tmp):
+        """Gradients of the affine heads into ``G``; ``dH <-`` the sum of their input gradients."""
+        P = self.model.params
         for i, head in enumerate(heads):
             np.matmul(H.T, douts[head], out=G[f"{prefix}.W_{head}"])
             np.sum(douts[head], axis=0, out=G[f"{prefix}.b_{head}"])
@@ -143,17 +162,46 @@ class FastPath:
             are overwritten by the next call
         """
         L, M = eps.shape[0], X.shape[0]
-        ws = self._workspace(M, L)
-        self._grads = ws.grads
         sparse = K.data_is_sparse(X)
+        k = self.n_shards(M)
+        if k == 1:
+            ws = self._workspace(M, L)
+            return -self._shard(X, eps, M, ws, sparse) / M, ws.grads
+        cuts = [i * M // k for i in range(k + 1)]
+        wss = [self._workspace(cuts[i + 1] - cuts[i], L, i) for i in range(k)]
+        totals = [0.0] * k
+
+        def shard(i):
+            rows = slice(cuts[i], cuts[i + 1])
+            return lambda: totals.__setitem__(i, self._shard(X[rows], eps[:, rows], M, wss[i], sparse))
+
+        with blas.single_threaded():
+            threads.run_each([shard(i) for i in range(k)])
+        for ws in wss[1:]:
+            K.add_into(wss[0].flat_grads, ws.flat_grads)
+        return -sum(totals) / M, wss[0].grads
+
+    def n_shards(self, M):
+        """How many shards a minibatch of ``M`` rows is cut into: one per thread on the Numba
+        backend when OpenBLAS's threads can be set (:mod:`minivae.kernels.blas`) and every shard
+        keeps at least ``MIN_SHARD_ROWS`` rows; else 1."""
+        if get_backend() != "numba" or not blas.available():
+            return 1
+        return max(1, min(threads.get_threads(), M // MIN_SHARD_ROWS))
+
+    def _shard(self, X, eps, M, ws, sparse):
+        """Forward and backward over the rows ``X`` of a minibatch of ``M`` rows into ``ws``;
+        returns the sum of their bounds. ``ws.grads`` is this shard's share of the gradient."""
+        L, m = eps.shape[0], X.shape[0]
+        G = ws.grads
         self._forward(X, eps, ws, sparse)
         self._loglik(X, ws, -1.0 / (M * L))
-        loss = -float(np.mean(self._bound(ws, M, L)))
+        total = float(np.sum(self._bound(ws, m, L)))
         dec_in = ws.dec[-1] if self.n_layers else ws.Z
-        self._heads_backward(dec_in, "dec", self.heads, ws.dout, ws.ddec[-1], ws.dec_tmp)
-        self._mlp_backward(ws.ddec[-1], "dec", ws.Z, ws.dec, ws.ddec, ws.dZ)
+        self._heads_backward(G, dec_in, "dec", self.heads, ws.dout, ws.ddec[-1], ws.dec_tmp)
+        self._mlp_backward(G, ws.ddec[-1], "dec", ws.Z, ws.dec, ws.ddec, ws.dZ)
         K.reparameterize_kl_backward(ws.dZ, ws.mu, ws.logvar, eps, 1.0 / M, ws.dmu, ws.dlogvar)
         d_latent = {"mu": ws.dmu, "logvar": ws.dlogvar}
-        self._heads_backward(ws.enc[-1], "enc", ("mu", "logvar"), d_latent, ws.denc[-1], ws.dtmp)
-        self._mlp_backward(ws.denc[-1], "enc", X, ws.enc, ws.denc, None, sparse)
-        return loss, ws.grads
+        self._heads_backward(G, ws.enc[-1], "enc", ("mu", "logvar"), d_latent, ws.denc[-1], ws.dtmp)
+        self._mlp_backward(G, ws.denc[-1], "enc", X, ws.enc, ws.denc, None, sparse)
+        return total

@@ -124,3 +124,51 @@ def test_sparse_binary_data_takes_the_same_numbers(backend):
     assert fused_loss == pytest.approx(loss, rel=1e-12)
     for name, g in grads.items():
         np.testing.assert_allclose(fused_grads[name], g, rtol=1e-12, atol=1e-13 * np.max(np.abs(g)))
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("L", [1, 3])
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_sharded_minibatch_gives_the_reference_numbers(config, L, n_threads, monkeypatch):
+    """One shard of rows per thread, each with its own workspace; the summed gradients are the
+    reference's to float64 round-off, and a second call repeats them bit for bit."""
+    from minivae import fastpath
+    from minivae.kernels import blas, threads
+    if not blas.available():
+        pytest.skip("sharding needs an OpenBLAS whose threads can be set")
+    monkeypatch.setattr(fastpath, "MIN_SHARD_ROWS", 1)
+    model, X, eps = setup(config, L)  # 5 rows: shards of 2 + 3, or 1 + 2 + 2
+    loss, grads = model.loss_and_grads(X, eps, "B")
+    before = threads.get_threads()
+    threads.set_threads(n_threads)
+    try:
+        with use_backend("numba"):
+            assert model.fastpath.n_shards(len(X)) == n_threads
+            sharded = [model.fastpath.loss_and_grads(X, eps) for _ in range(2)]
+            sharded = [(l_, {k: g.copy() for k, g in gs.items()}) for l_, gs in sharded]
+    finally:
+        threads.set_threads(before)
+    (first, g1), (second, g2) = sharded
+    assert first == pytest.approx(loss, rel=1e-12) and second == first
+    for name, g in grads.items():
+        np.testing.assert_allclose(g1[name], g, rtol=1e-12, atol=1e-13 * np.max(np.abs(g)), err_msg=name)
+        np.testing.assert_array_equal(g2[name], g1[name])
+
+
+def test_shards_follow_threads_backend_and_size():
+    from minivae import fastpath
+    from minivae.kernels import blas, threads
+    model = VAE(12, 7, 3, seed=0)
+    before = threads.get_threads()
+    try:
+        threads.set_threads(2)
+        with use_backend("numpy"):
+            assert model.fastpath.n_shards(1000) == 1
+        with use_backend("numba"):
+            assert model.fastpath.n_shards(2 * fastpath.MIN_SHARD_ROWS - 1) == 1
+            assert model.fastpath.n_shards(1000) == (2 if blas.available() else 1)
+        threads.set_threads(1)
+        with use_backend("numba"):
+            assert model.fastpath.n_shards(1000) == 1
+    finally:
+        threads.set_threads(before)

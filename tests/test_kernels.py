@@ -180,6 +180,7 @@ def _split_kernels(dtype):
         (kernels.adagrad, (flat, flat * 0.5, np.abs(flat), 0.02, 1e-10, 1e-4)),
         (kernels.adam, (flat, flat * 0.5, flat * 0.1, np.abs(flat), 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.002, 1e-4)),
         (kernels.sgd, (flat, flat * 0.5, 0.1, 1e-4)),
+        (kernels.add_into, (flat, flat * 0.5)),
         (lambda *a: kernels.data_matmul(*a, sparse=True), (X, W, np.empty((Rr, Hh), dtype))),
         (lambda *a: kernels.data_matmul_t(*a, sparse=True), (X, dH, np.empty((Dd, Hh), dtype))),
     ]
@@ -220,3 +221,47 @@ def test_thread_errors_reach_the_caller():
         threads.set_threads(before)
     with pytest.raises(ValueError, match="at least 1"):
         threads.set_threads(0)
+
+
+def test_run_each_calls_every_function_once_and_nested_loops_stay_on_their_thread():
+    before = threads.get_threads()
+    threads.set_threads(3)
+    calls, nested = [], []
+
+    def job(i):
+        def fn():
+            calls.append(i)
+            # a loop split from inside run_each runs on this thread alone
+            threads.run(lambda lo, hi: nested.append((lo, hi)), (), 1_000_000, 1)
+        return fn
+
+    try:
+        threads.run_each([job(i) for i in range(5)])
+    finally:
+        threads.set_threads(before)
+    assert sorted(calls) == list(range(5))
+    assert nested == [(0, 1_000_000)] * 5
+
+
+def test_run_each_errors_reach_the_caller():
+    def ok():
+        pass
+
+    def boom():
+        raise RuntimeError("shard failed")
+
+    with pytest.raises(RuntimeError, match="shard failed"):
+        threads.run_each([ok, boom])
+    threads.run_each([ok, ok])  # the workers are free again
+
+
+def test_blas_single_threaded_restores_the_thread_count():
+    from minivae.kernels import blas
+    if not blas.available():
+        pytest.skip("no OpenBLAS with a thread setter in this process")
+    counts = lambda: [get() for _, get in blas._libraries()]  # noqa: E731
+    before = counts()
+    with blas.single_threaded():
+        assert counts() == [1] * len(before)
+        np.ones((64, 64)) @ np.ones((64, 64))
+    assert counts() == before

@@ -229,6 +229,14 @@ def sgd(p, g, lr, decay, lo, hi):
         p[k] -= lr * (g[k] + decay * p[k])
 
 
+@njit(**_JIT)
+def add_into(out, a, lo, hi):
+    """In place over ``lo:hi``: ``out += a`` (summing the gradients of a sharded step)."""
+    out, a = out[lo:hi], a[lo:hi]
+    for k in range(out.size):
+        out[k] += a[k]
+
+
 # -- products with sparse data -----------------------------------------------------------------
 @njit(**_JIT)
 def _add_rows(out_row, x, rows, idx, n):
@@ -288,6 +296,7 @@ def warm_up(dtype=np.float64):
     adam(flat.copy(), flat, flat.copy(), flat.copy(),
          *(t(v) for v in (0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)), 0, 4)
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
+    add_into(flat.copy(), flat, 0, 4)
     binarize(one, one, one.copy())
     sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype), 0, 2)
     sparse_matmul(one.T, one, np.ones((3, 3), dtype), 0, 3)

@@ -21,7 +21,7 @@ import itertools
 import os
 import threading
 
-__all__ = ["MIN_WORK", "get_threads", "set_threads", "splits", "run"]
+__all__ = ["MIN_WORK", "get_threads", "set_threads", "splits", "run", "run_each"]
 
 MIN_WORK = 100_000
 """Work (``n * work_per_item``, about a nanosecond each on one core) below which a loop runs on
@@ -128,24 +128,56 @@ def run(fn, args, n, work_per_item):
         fn(*args, 0, n)
         return
     try:
-        job = _Job(fn, args, n, min(n, CHUNKS_PER_THREAD * k))
-        workers = _workers(k - 1)
-        for w in workers:
-            w.start(job)
-        error = None
-        try:
-            job.work()
-        except BaseException as err:  # noqa: BLE001 - wait for the workers before raising
-            error = err
-        for w in workers:
-            try:
-                w.wait()
-            except BaseException as err:  # noqa: BLE001
-                error = error or err
-        if error is not None:
-            raise error
+        _work_together(_Job(fn, args, n, min(n, CHUNKS_PER_THREAD * k)), k)
     finally:
         _state["busy"].release()
+
+
+class _Each:
+    """``fns[i]()`` for every ``i``, each taken by whichever thread asks next."""
+
+    def __init__(self, fns):
+        self.fns, self.counter = fns, itertools.count()
+
+    def work(self):
+        for i in self.counter:
+            if i >= len(self.fns):
+                return
+            self.fns[i]()
+
+
+def run_each(fns):
+    """Call every function of ``fns`` (no arguments), ``len(fns)`` at a time on as many threads
+    (the calling thread and workers); return when all are done. Loops that the functions
+    :func:`run` meanwhile stay on their own thread. Without free workers (another thread holds
+    them), the functions run one after the other here."""
+    if len(fns) < 2 or not _state["busy"].acquire(blocking=False):
+        for fn in fns:
+            fn()
+        return
+    try:
+        _work_together(_Each(fns), len(fns))
+    finally:
+        _state["busy"].release()
+
+
+def _work_together(job, k):
+    """``job.work()`` on the calling thread and ``k - 1`` workers; raise the first error."""
+    workers = _workers(k - 1)
+    for w in workers:
+        w.start(job)
+    error = None
+    try:
+        job.work()
+    except BaseException as err:  # noqa: BLE001 - wait for the workers before raising
+        error = err
+    for w in workers:
+        try:
+            w.wait()
+        except BaseException as err:  # noqa: BLE001
+            error = error or err
+    if error is not None:
+        raise error
 
 
 def _after_fork():
