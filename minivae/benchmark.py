@@ -4,6 +4,8 @@ next to PyTorch on the same model when PyTorch is installed.
 Each row trains 784-500-20 (tanh, Bernoulli decoder, estimator B, L = 1, Adagrad 0.02 with the
 weight prior) on real MNIST with dynamic binarization, through :meth:`minivae.Trainer.step`, for
 a number of warm-up steps and then a number of timed steps, and reports examples per second.
+The contestants of a row (numpy, numba, PyTorch) take turns in ten blocks of the timed steps, so
+that a change of load on a shared machine reaches them alike and their ratio stays meaningful.
 """
 import json
 import os
@@ -45,24 +47,56 @@ def threads():
 def examples_per_second(X, backend, dtype, batch_size, steps, warmup):
     """Timed :meth:`Trainer.step` calls on the paper's model; returns examples per second.
     The Numba kernels run on as many threads as BLAS (:func:`threads`), like PyTorch."""
-    before = kernels.get_threads()
-    kernels.set_threads(threads())
-    try:
-        return _examples_per_second(X, backend, dtype, batch_size, steps, warmup)
-    finally:
-        kernels.set_threads(before)
+    return _rates({backend: _minivae_contestant(X, backend, dtype, batch_size)},
+                  batch_size, steps, warmup, rounds=1)[backend]
 
 
-def _examples_per_second(X, backend, dtype, batch_size, steps, warmup):
+def _minivae_contestant(X, backend, dtype, batch_size):
+    """``(setup, step)`` for :func:`_rates`: a trainer of the paper's model on ``backend``."""
+    from .backend import set_backend
     with use_backend(backend):
-        model = VAE(784, 500, 20, seed=0, dtype=dtype)
-        trainer = Trainer(model, X, batch_size=batch_size, seed=0, eval_train_size=1)
-        for _ in range(warmup):
-            trainer.step()
-        start = time.perf_counter()
-        for _ in range(steps):
-            trainer.step()
-        return steps * batch_size / (time.perf_counter() - start)
+        trainer = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X, batch_size=batch_size,
+                          seed=0, eval_train_size=1)
+    return lambda: (set_backend(backend), kernels.set_threads(threads())), trainer.step
+
+
+def _torch_contestant(X, dtype, batch_size):
+    step, count = torch_reference.torch_stepper(X, batch_size, dtype, threads()), [0]
+
+    def next_step():
+        step(count[0])
+        count[0] += 1
+    return lambda: None, next_step
+
+
+def _rates(contestants, batch_size, steps, warmup, rounds):
+    """Examples per second of each ``(setup, step)`` in ``contestants`` (a dict): after
+    ``warmup`` steps each, ``steps`` timed steps each, taken in turn in ``rounds`` blocks so that
+    a change of machine load reaches every contestant alike. Settings are restored after."""
+    from .backend import get_backend, set_backend
+    before = (get_backend(), kernels.get_threads())
+    seconds = dict.fromkeys(contestants, 0.0)
+    try:
+        for setup, step in contestants.values():
+            setup()
+            for _ in range(warmup):
+                step()
+        cuts = [steps * r // rounds for r in range(rounds + 1)]
+        for r in range(rounds):
+            for name, (setup, step) in contestants.items():
+                setup()
+                start = time.perf_counter()
+                for _ in range(cuts[r + 1] - cuts[r]):
+                    step()
+                seconds[name] += time.perf_counter() - start
+    finally:
+        set_backend(before[0])
+        kernels.set_threads(before[1])
+    return {name: steps * batch_size / t for name, t in seconds.items()}
+
+
+ROUNDS = 10
+"""Blocks in which ``minivae bench`` alternates the contestants of a row."""
 
 
 _COMPILE = ("import time; t = time.perf_counter(); import numpy as np; "
@@ -88,12 +122,11 @@ def run_benchmark(steps=300, warmup=30, batch_sizes=(100, 1000), dtypes=("float3
     for batch in batch_sizes:
         n_steps, n_warm = max(steps * 100 // batch, 10), max(warmup * 100 // batch, 3)
         for dtype in dtypes:
-            row = {"batch": batch, "dtype": dtype}
-            for backend in backends:
-                row[backend] = examples_per_second(X, backend, dtype, batch, n_steps, n_warm)
+            contestants = {b: _minivae_contestant(X, b, dtype, batch) for b in backends}
             if torch and torch_reference.available():
-                row["torch"] = torch_reference.torch_examples_per_second(
-                    X, batch, dtype, threads(), n_steps, n_warm)
+                contestants["torch"] = _torch_contestant(X, dtype, batch)
+            row = {"batch": batch, "dtype": dtype,
+                   **_rates(contestants, batch, n_steps, n_warm, min(ROUNDS, n_steps))}
             rows.append(row)
             if progress:
                 progress(row)

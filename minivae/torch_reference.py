@@ -27,10 +27,10 @@ def _linear(torch, n_in, n_out, dtype, std):
     return layer
 
 
-def torch_examples_per_second(X, batch_size, dtype="float32", threads=None, steps=200, warmup=20,
-                              n_hidden=500, n_latent=20, lr=0.02, seed=0):
-    """Train the 784-H-J Bernoulli VAE in PyTorch for ``warmup + steps`` steps; return the
-    examples per second of the timed ``steps``."""
+def torch_stepper(X, batch_size, dtype="float32", threads=None, n_hidden=500, n_latent=20,
+                  lr=0.02, seed=0):
+    """The 784-H-J Bernoulli VAE in PyTorch: returns ``step(k)``, which trains on the ``k``-th
+    minibatch (dynamic binarization, estimator B, Adagrad with the weight prior)."""
     import torch
     if threads:
         torch.set_num_threads(threads)
@@ -59,6 +59,14 @@ def torch_examples_per_second(X, batch_size, dtype="float32", threads=None, step
         loss.backward()
         opt.step()
 
+    return step
+
+
+def torch_examples_per_second(X, batch_size, dtype="float32", threads=None, steps=200, warmup=20,
+                              **model):
+    """Train the model of :func:`torch_stepper` for ``warmup + steps`` steps; return the
+    examples per second of the timed ``steps``."""
+    step = torch_stepper(X, batch_size, dtype, threads, **model)
     for k in range(warmup):
         step(k)
     start = time.perf_counter()

@@ -182,9 +182,8 @@ class Trainer:
         return -loss
 
     def _check_finite(self, loss, grads):
-        """Stop loudly on a non-finite loss or gradient (one summation per tensor: NaN and inf
-        propagate into the sum)."""
-        bad = [name for name, g in grads.items() if not np.isfinite(np.sum(g))]
+        """Stop loudly, before the update, on a non-finite loss or gradient."""
+        bad = [name for name, g in grads.items() if not kernels.all_finite(g)]
         if not np.isfinite(loss) or bad:
             raise FloatingPointError(
                 f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} after "

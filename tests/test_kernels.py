@@ -265,3 +265,19 @@ def test_blas_single_threaded_restores_the_thread_count():
         assert counts() == [1] * len(before)
         np.ones((64, 64)) @ np.ones((64, 64))
     assert counts() == before
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_finite_finds_one_bad_entry_and_no_false_alarm(backend, dtype):
+    a = RNG.standard_normal((37, 41)).astype(dtype)
+    with use_backend(backend):
+        assert kernels.all_finite(a) and kernels.all_finite(a[:0])
+        # a sum of these would overflow; the check must not call them non-finite
+        assert kernels.all_finite(np.full(1000, np.finfo(dtype).max, dtype))
+        for bad in (np.inf, -np.inf, np.nan):
+            b = a.copy()
+            b[36, 40] = bad
+            assert not kernels.all_finite(b)
+            b[36, 40], b[0, 0] = 0.0, bad
+            assert not kernels.all_finite(b)

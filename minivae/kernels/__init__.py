@@ -25,8 +25,8 @@ from .scalar import ACTIVATION_CODES
 
 __all__ = ["ACTIVATION_CODES", "bias_activation", "activation_backward", "bernoulli", "gaussian",
            "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adam", "sgd", "add_into",
-           "binarize", "warm_up", "force_compiled_loops", "TRANSCENDENTAL", "data_is_sparse",
-           "data_matmul", "data_matmul_t", "describe", "get_threads", "set_threads"]
+           "all_finite", "binarize", "warm_up", "force_compiled_loops", "TRANSCENDENTAL",
+           "data_is_sparse", "data_matmul", "data_matmul_t", "describe", "get_threads", "set_threads"]
 
 get_threads, set_threads = threads.get_threads, threads.set_threads
 
@@ -157,6 +157,15 @@ def add_into(out, a):
     if _numba():
         return threads.run(loops.add_into, (out, a), out.size, 1)
     out += a
+
+
+def all_finite(a):
+    """Whether every entry of the C-contiguous array ``a`` is finite."""
+    if a.size == 0:
+        return True
+    if _numba():
+        return loops.nonfinite_probe(a.reshape(-1)) == 0
+    return bool(np.isfinite(a).all())
 
 
 def binarize(X, U, out):

@@ -237,6 +237,16 @@ def add_into(out, a, lo, hi):
         out[k] += a[k]
 
 
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def nonfinite_probe(a):
+    """The sum of ``a - a`` over flat ``a``: zero when every entry is finite, NaN otherwise.
+    Reassociation (and nothing else of fast-math) lets the sum vectorize; NaN still propagates."""
+    s = a[0] - a[0]
+    for k in range(1, a.size):
+        s += a[k] - a[k]
+    return s
+
+
 # -- products with sparse data -----------------------------------------------------------------
 @njit(**_JIT)
 def _add_rows(out_row, x, rows, idx, n):
@@ -297,6 +307,7 @@ def warm_up(dtype=np.float64):
          *(t(v) for v in (0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)), 0, 4)
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
     add_into(flat.copy(), flat, 0, 4)
+    nonfinite_probe(flat)
     binarize(one, one, one.copy())
     sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype), 0, 2)
     sparse_matmul(one.T, one, np.ones((3, 3), dtype), 0, 3)
