@@ -4,8 +4,6 @@ next to PyTorch on the same model when PyTorch is installed.
 Each row trains 784-500-20 (tanh, Bernoulli decoder, estimator B, L = 1, Adagrad 0.02 with the
 weight prior) on real MNIST with dynamic binarization, through :meth:`minivae.Trainer.step`, for
 a number of warm-up steps and then a number of timed steps, and reports examples per second.
-The contestants of a row (numpy, numba, PyTorch) take turns in ten blocks of the timed steps, so
-that a change of load on a shared machine reaches them alike and their ratio stays meaningful.
 """
 import json
 import os
@@ -48,7 +46,7 @@ def examples_per_second(X, backend, dtype, batch_size, steps, warmup):
     """Timed :meth:`Trainer.step` calls on the paper's model; returns examples per second.
     The Numba kernels run on as many threads as BLAS (:func:`threads`), like PyTorch."""
     return _rates({backend: _minivae_contestant(X, backend, dtype, batch_size)},
-                  batch_size, steps, warmup, rounds=1)[backend]
+                  batch_size, steps, warmup)[backend]
 
 
 def _minivae_contestant(X, backend, dtype, batch_size):
@@ -69,34 +67,29 @@ def _torch_contestant(X, dtype, batch_size):
     return lambda: None, next_step
 
 
-def _rates(contestants, batch_size, steps, warmup, rounds):
-    """Examples per second of each ``(setup, step)`` in ``contestants`` (a dict): after
-    ``warmup`` steps each, ``steps`` timed steps each, taken in turn in ``rounds`` blocks so that
-    a change of machine load reaches every contestant alike. Settings are restored after."""
+def _rates(contestants, batch_size, steps, warmup):
+    """Examples per second of each ``(setup, step)`` in ``contestants`` (a dict), one after the
+    other: ``warmup`` steps, then ``steps`` timed steps. Settings are restored after.
+
+    Not interleaved: alternating the contestants every 30 steps cost every one of them, because
+    a thread pool keeps spinning for a while after its last job (OpenBLAS's for about 0.1 s) on
+    the cores the next contestant wants (docs/performance.md); the warm-up steps outlast that."""
     from .backend import get_backend, set_backend
     before = (get_backend(), kernels.get_threads())
-    seconds = dict.fromkeys(contestants, 0.0)
+    rates = {}
     try:
-        for setup, step in contestants.values():
+        for name, (setup, step) in contestants.items():
             setup()
             for _ in range(warmup):
                 step()
-        cuts = [steps * r // rounds for r in range(rounds + 1)]
-        for r in range(rounds):
-            for name, (setup, step) in contestants.items():
-                setup()
-                start = time.perf_counter()
-                for _ in range(cuts[r + 1] - cuts[r]):
-                    step()
-                seconds[name] += time.perf_counter() - start
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            rates[name] = steps * batch_size / (time.perf_counter() - start)
     finally:
         set_backend(before[0])
         kernels.set_threads(before[1])
-    return {name: steps * batch_size / t for name, t in seconds.items()}
-
-
-ROUNDS = 10
-"""Blocks in which ``minivae bench`` alternates the contestants of a row."""
+    return rates
 
 
 _COMPILE = ("import time; t = time.perf_counter(); import numpy as np; "
@@ -126,7 +119,7 @@ def run_benchmark(steps=300, warmup=30, batch_sizes=(100, 1000), dtypes=("float3
             if torch and torch_reference.available():
                 contestants["torch"] = _torch_contestant(X, dtype, batch)
             row = {"batch": batch, "dtype": dtype,
-                   **_rates(contestants, batch, n_steps, n_warm, min(ROUNDS, n_steps))}
+                   **_rates(contestants, batch, n_steps, n_warm)}
             rows.append(row)
             if progress:
                 progress(row)

@@ -24,12 +24,12 @@ def test_step_ab_reports_each_configuration():
     assert "examples/s" in benchmark.format_ab(step_rates=rates)
 
 
-def test_rates_alternate_the_contestants_in_blocks_and_restore_settings():
+def test_rates_time_each_contestant_after_its_warm_up_and_restore_settings():
     before = (get_backend(), kernels.get_threads())
     calls = []
-    contestants = {name: (lambda: None, lambda name=name: calls.append(name)) for name in "ab"}
-    rates = benchmark._rates(contestants, batch_size=10, steps=7, warmup=2, rounds=3)
+    contestants = {name: (lambda name=name: calls.append(name.upper()),
+                          lambda name=name: calls.append(name)) for name in "ab"}
+    rates = benchmark._rates(contestants, batch_size=10, steps=3, warmup=2)
     assert set(rates) == {"a", "b"} and all(r > 0 for r in rates.values())
-    # warm-up of each, then blocks of 2, 2 and 3 timed steps taken in turn
-    assert "".join(calls) == "aabb" + "aabb" + "aabb" + "aaabbb"
+    assert "".join(calls) == "A" + "aa" + "aaa" + "B" + "bb" + "bbb"
     assert (get_backend(), kernels.get_threads()) == before
