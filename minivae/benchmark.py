@@ -22,7 +22,7 @@ from .training import Trainer
 from . import torch_reference
 
 __all__ = ["examples_per_second", "compile_times", "blas_info", "run_benchmark", "format_table",
-           "kernel_ab", "step_ab", "format_ab"]
+           "kernel_ab", "step_ab", "format_ab", "phases"]
 
 
 def blas_info():
@@ -308,10 +308,50 @@ def profile(X, backend="numba", dtype="float32", batch_size=100, steps=300, top=
     return out.getvalue()
 
 
+def phases(X, dtype="float32", batch_size=100, steps=300, warmup=30):
+    """Median milliseconds of each phase of :meth:`Trainer.step` (Numba backend, kernels on as
+    many threads as BLAS), timed around the same calls the step makes, and the mean whole step."""
+    before = kernels.get_threads()
+    kernels.set_threads(threads())
+    try:
+        with use_backend("numba"):
+            tr = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X, batch_size=batch_size, seed=0,
+                         eval_train_size=1)
+            decay = 1.0 / len(X)
+            times = {"minibatch": [], "noise": [], "loss and gradient": [], "finiteness check": [],
+                     "update": []}
+            for k in range(warmup + steps):
+                t = [time.perf_counter()]
+                X_batch = tr._next_batch()
+                t.append(time.perf_counter())
+                eps = tr.model.draw_eps(tr.rng, (1, batch_size, 20))
+                t.append(time.perf_counter())
+                loss, grads = tr.model.fastpath.loss_and_grads(X_batch, eps)
+                t.append(time.perf_counter())
+                tr._check_finite(loss, grads)
+                t.append(time.perf_counter())
+                tr.opt_state = tr.optimizer.update(tr.model.params, grads, tr.opt_state, decay=decay)
+                t.append(time.perf_counter())
+                if k >= warmup:
+                    for name, a, b in zip(times, t, t[1:]):
+                        times[name].append(b - a)
+    finally:
+        kernels.set_threads(before)
+    step = float(np.sum([np.mean(v) for v in times.values()]))
+    return {**{name: 1e3 * float(np.median(v)) for name, v in times.items()}, "mean step": 1e3 * step}
+
+
 def main(args):
     """Entry point of ``minivae bench``."""
     if args.profile:
         print(profile(load_mnist("train")[0], steps=args.steps))
+        return 0
+    if args.phases:
+        X = load_mnist("train")[0]
+        for dtype in args.dtypes:
+            ms = phases(X, dtype, steps=args.steps, warmup=args.warmup)
+            print(f"{dtype}, batch 100, {threads()} BLAS thread(s); {_kernels_line()}; ms: "
+                  + ", ".join(f"{name} {v:.3f}" for name, v in ms.items()))
         return 0
     report = lambda row: print(format_row(row), file=sys.stderr, flush=True)  # noqa: E731
     result = run_benchmark(args.steps, args.warmup, tuple(args.batch_sizes), tuple(args.dtypes),

@@ -281,7 +281,11 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--profile", action="store_true",
-                   help="instead, profile --steps steps (numba, float32, batch 100) with cProfile")
+                   help="instead, profile --steps steps (numba, float32, batch 100) with cProfile "
+                        "(it sees the calling thread only)")
+    p.add_argument("--phases", action="store_true",
+                   help="instead, time the phases of --steps training steps (numba, batch 100, "
+                        "each --dtypes): minibatch, noise, loss and gradient, check, update")
     p.set_defaults(func=bench_main)
 
     p = sub.add_parser("reproduce", help="reproduce the paper's figures: fig2 (AEVB vs wake-sleep), fig3 "

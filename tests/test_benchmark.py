@@ -33,3 +33,14 @@ def test_rates_time_each_contestant_after_its_warm_up_and_restore_settings():
     assert set(rates) == {"a", "b"} and all(r > 0 for r in rates.values())
     assert "".join(calls) == "A" + "aa" + "aaa" + "B" + "bb" + "bbb"
     assert (get_backend(), kernels.get_threads()) == before
+
+
+def test_phases_cover_the_step_and_leave_the_settings():
+    import numpy as np
+    before = (get_backend(), kernels.get_threads())
+    X = (np.random.default_rng(0).random((300, 784)) < 0.2).astype(float)
+    ms = benchmark.phases(X, "float64", batch_size=100, steps=2, warmup=1)
+    assert list(ms) == ["minibatch", "noise", "loss and gradient", "finiteness check", "update",
+                        "mean step"]
+    assert all(v > 0 for v in ms.values())
+    assert (get_backend(), kernels.get_threads()) == before
