@@ -2,7 +2,7 @@ r"""The fast training step: the VAE's estimator-B loss and gradient, fused and a
 
 :meth:`minivae.VAE.loss_and_grads` composes the readable forward/backward pairs; this module
 computes the same numbers (to float64 round-off; the tests hold it to ``rtol=1e-12``) for the
-training loop, with three changes that are about speed only:
+training loop, with changes that are about speed only:
 
 * every elementwise stage is one kernel of :mod:`minivae.kernels` (bias + activation, sampler +
   KL, the decoder's log-likelihood + its gradient, the activation's backward + the bias

@@ -281,3 +281,18 @@ def test_all_finite_finds_one_bad_entry_and_no_false_alarm(backend, dtype):
             assert not kernels.all_finite(b)
             b[36, 40], b[0, 0] = 0.0, bad
             assert not kernels.all_finite(b)
+
+
+def test_overlapping_single_threaded_blocks_restore_the_count_after_the_last():
+    from minivae.kernels import blas
+    if not blas.available():
+        pytest.skip("no OpenBLAS with a thread setter in this process")
+    counts = lambda: [get() for _, get in blas._libraries()]  # noqa: E731
+    before = counts()
+    outer = blas.single_threaded()
+    outer.__enter__()
+    with blas.single_threaded():
+        pass
+    assert counts() == [1] * len(before)  # the inner block's end leaves the outer one's setting
+    outer.__exit__(None, None, None)
+    assert counts() == before

@@ -11,6 +11,7 @@ Elsewhere (another BLAS, another OS) :func:`available` is false and nothing is s
 """
 import ctypes
 import functools
+import threading
 from contextlib import contextmanager
 
 __all__ = ["available", "single_threaded"]
@@ -50,15 +51,26 @@ def available():
     return bool(_libraries())
 
 
+_nesting = {"depth": 0, "before": [], "lock": threading.Lock()}
+
+
 @contextmanager
 def single_threaded():
-    """Within the block, every OpenBLAS call runs on the calling thread only (process-wide)."""
+    """Within the block, every OpenBLAS call runs on the calling thread only (process-wide).
+    Blocks may overlap (two trainers in two threads): the count set before the first is
+    restored when the last ends."""
     libs = _libraries()
-    before = [get() for _, get in libs]
-    for set_, _ in libs:
-        set_(1)
+    with _nesting["lock"]:
+        if _nesting["depth"] == 0:
+            _nesting["before"] = [get() for _, get in libs]
+            for set_, _ in libs:
+                set_(1)
+        _nesting["depth"] += 1
     try:
         yield
     finally:
-        for (set_, _), n in zip(libs, before):
-            set_(n)
+        with _nesting["lock"]:
+            _nesting["depth"] -= 1
+            if _nesting["depth"] == 0:
+                for (set_, _), n in zip(libs, _nesting["before"]):
+                    set_(n)
