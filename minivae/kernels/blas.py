@@ -41,7 +41,6 @@ def _setter_getter(path):
 
 @functools.cache
 def _libraries():
-    import numpy  # noqa: F401 - its BLAS must be loaded before we look for it
     found = (_setter_getter(p) for p in _loaded_openblas_paths())
     return tuple(f for f in found if f is not None)
 
