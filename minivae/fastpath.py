@@ -22,6 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from . import flat
 from . import kernels as K
 from .backend import get_backend
 from .kernels import ACTIVATION_CODES, blas, threads
@@ -64,20 +65,16 @@ class FastPath:
             dmu=empty(M, m.n_latent), dlogvar=empty(M, m.n_latent),
             Z=empty(R, m.n_latent), dZ=empty(R, m.n_latent),
             dec=[empty(R, h) for h in m.n_hidden[::-1]], ddec=[empty(R, h) for h in m.n_hidden[::-1]],
-            dec_tmp=empty(R, m.n_hidden[0]),
+            dec_tmp=empty(m.n_hidden[0], R) if self._dinput_by_transpose() else empty(R, m.n_hidden[0]),
             out={h: empty(R, m.n_input) for h in self.heads},
             dout={h: empty(R, m.n_input) for h in self.heads},
             ll=empty(R), **self._flat_grads(dt))
 
     def _flat_grads(self, dt):
-        """The gradient arrays as views of one flat buffer (summed in one pass across shards)."""
-        params = self.model.params
-        flat = np.empty(sum(p.size for p in params.values()), dt)
-        grads, start = {}, 0
-        for name, p in params.items():
-            grads[name] = flat[start:start + p.size].reshape(p.shape)
-            start += p.size
-        return {"flat_grads": flat, "grads": grads}
+        """The gradient arrays as views of one flat buffer (:mod:`minivae.flat`): the shards'
+        gradients are summed, checked and used by the optimizer in one pass each."""
+        grads = flat.allocate({name: p.shape for name, p in self.model.params.items()}, dt)
+        return {"flat_grads": flat.span(grads.values()), "grads": grads}
 
     # -- forward ----------------------------------------------------------------------------
     def _mlp(self, H_in, prefix, buffers, sparse=False):
@@ -137,15 +134,29 @@ class FastPath:
             elif dinput is not None:
                 np.matmul(dA, P[f"{prefix}.W{k}"].T, out=dinput)
 
-    def _heads_backward(self, G, H, prefix, heads, douts, dH, tmp):
-        """Gradients of the affine heads into ``G``; ``dH <-`` the sum of their input gradients."""
+    def _heads_backward(self, G, H, prefix, heads, douts, dH, tmp, transposed=False):
+        """Gradients of the affine heads into ``G``; ``dH <-`` the sum of their input gradients.
+        ``tmp`` has ``dH``'s shape, or with ``transposed`` (:meth:`_dinput_by_transpose`) its
+        transpose's."""
         P = self.model.params
         for i, head in enumerate(heads):
             np.matmul(H.T, douts[head], out=G[f"{prefix}.W_{head}"])
             np.sum(douts[head], axis=0, out=G[f"{prefix}.b_{head}"])
-            np.matmul(douts[head], P[f"{prefix}.W_{head}"].T, out=dH if i == 0 else tmp)
-            if i:
-                dH += tmp
+            W = P[f"{prefix}.W_{head}"]
+            if transposed:
+                np.matmul(W, douts[head].T, out=tmp)
+                np.add(dH, tmp.T, out=dH) if i else np.copyto(dH, tmp.T)
+            else:
+                np.matmul(douts[head], W.T, out=tmp if i else dH)
+                if i:
+                    dH += tmp
+
+    def _dinput_by_transpose(self):
+        """Whether the decoder heads' input gradient ``dout @ W.T`` is formed as ``(W @ dout.T).T``:
+        in float32, where OpenBLAS's product with a transposed right-hand side ran at 61 GFLOP/s
+        against 87 for the other layout, (50, 784) x (784, 500) on one core; in float64 it did not
+        (docs/performance.md)."""
+        return self.model.params["enc.b_mu"].dtype == np.float32
 
     def loss_and_grads(self, X, eps):
         r"""The loss $-\frac1M\sum_i \tilde{\mathcal L}^B(x^{(i)})$ and its gradient.
@@ -198,7 +209,8 @@ class FastPath:
         self._loglik(X, ws, -1.0 / (M * L))
         total = float(np.sum(self._bound(ws, m, L)))
         dec_in = ws.dec[-1] if self.n_layers else ws.Z
-        self._heads_backward(G, dec_in, "dec", self.heads, ws.dout, ws.ddec[-1], ws.dec_tmp)
+        self._heads_backward(G, dec_in, "dec", self.heads, ws.dout, ws.ddec[-1], ws.dec_tmp,
+                             self._dinput_by_transpose())
         self._mlp_backward(G, ws.ddec[-1], "dec", ws.Z, ws.dec, ws.ddec, ws.dZ)
         K.reparameterize_kl_backward(ws.dZ, ws.mu, ws.logvar, eps, 1.0 / M, ws.dmu, ws.dlogvar)
         d_latent = {"mu": ws.dmu, "logvar": ws.dlogvar}

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import flat
 from .activations import check_activation
 from .decoder import (check_decoder, decoder_forward, decoder_loglik_backward,
                       decoder_loglik_forward, decoder_mean, decoder_shapes)
@@ -86,8 +87,8 @@ class VAE:
         self.rng = np.random.default_rng(seed)
         shapes = {**encoder_shapes(self.n_input, self.n_hidden, self.n_latent),
                   **decoder_shapes(self.n_latent, self.n_hidden[::-1], self.n_input, self.decoder)}
-        self.params = {name: (self.init_std * self.rng.standard_normal(shape)).astype(self.dtype)
-                       for name, shape in shapes.items()}
+        self.params = flat.pack({name: self.init_std * self.rng.standard_normal(shape)
+                                 for name, shape in shapes.items()}, self.dtype)
         self._fastpath = None
 
     def config(self):

@@ -8,11 +8,14 @@ call. The state holds only arrays, so a checkpoint can store it in ``.npz``.
 
 ``update(..., decay=c)`` steps on ``grads + c * params`` without forming that sum: the trainer
 folds the weight prior's gradient ($\theta / N$) into the update this way. Each update is one
-in-place kernel per tensor (:mod:`minivae.kernels`), on the active backend.
+in-place kernel per tensor (:mod:`minivae.kernels`), on the active backend; when the parameters,
+the gradients and every state slot each tile one flat buffer (:mod:`minivae.flat`: the model, the
+fast path and :meth:`~_Optimizer.init_state` allocate them so), Adagrad and SGD make that one call
+over all parameters at once.
 """
 import numpy as np
 
-from . import kernels
+from . import flat, kernels
 
 __all__ = ["Adagrad", "SGD", "Adam", "OPTIMIZERS", "make_optimizer"]
 
@@ -26,6 +29,9 @@ def _flat_view(a, name):
 
 class _Optimizer:
     name = ""
+    flat = True
+    """Whether one :meth:`_step` may run over all parameters at once: every state slot has its
+    parameter's shape and the step treats each entry alike."""
 
     def __init__(self, lr):
         if not (np.isfinite(lr) and lr > 0):
@@ -38,15 +44,47 @@ class _Optimizer:
 
     def init_state(self, params):
         """A fresh state for ``params``."""
-        return {name: self._init_slot(p) for name, p in params.items()}
+        state = {name: self._init_slot(p) for name, p in params.items()}
+        return self._packed(state, params) if self.flat else state
+
+    def _packed(self, state, params):
+        """``state`` with each slot's arrays copied into views of one buffer, in ``params``' order."""
+        names = list(params)
+        for slot in state[names[0]] if names else ():
+            views = flat.pack({name: state[name][slot] for name in names}, params[names[0]].dtype)
+            for name in names:
+                state[name][slot] = views[name]
+        return state
+
+    def _slot_spans(self, state, names, size):
+        slots = {slot: flat.span(state[n][slot] for n in names) for slot in state[names[0]]}
+        return None if any(s is None or s.size != size for s in slots.values()) else slots
+
+    def _update_flat(self, params, grads, state, decay):
+        """One :meth:`_step` over all tensors when the parameters and gradients each tile one
+        buffer (:func:`minivae.flat.span`); returns the state, or ``None`` if they do not."""
+        names = list(params)
+        p, g = flat.span(params[n] for n in names), flat.span(grads[n] for n in names)
+        if p is None or g is None or g.size != p.size:
+            return None
+        slots = self._slot_spans(state, names, p.size)
+        if slots is None:  # a state built elsewhere (a loaded checkpoint): pack it once
+            state = self._packed(state, params)
+            slots = self._slot_spans(state, names, p.size)
+        self._step(p, g, slots, decay)
+        return state
 
     def update(self, params, grads, state=None, decay=0.0):
         """Take one step on every entry of ``params`` (in place) along ``grads + decay * params``;
-        return the new ``state``."""
+        return the new ``state`` (its arrays may be new ones: keep the returned dict)."""
         if state is None:
             state = self.init_state(params)
         if params.keys() != grads.keys():
             raise ValueError(f"grads keys differ from params keys: {sorted(params.keys() ^ grads.keys())}")
+        if self.flat and params:
+            done = self._update_flat(params, grads, state, float(decay))
+            if done is not None:
+                return done
         for name, p in params.items():
             slots = {slot: _flat_view(a, f"state[{name!r}][{slot!r}]") for slot, a in state[name].items()}
             self._step(_flat_view(p, name), np.ravel(grads[name]), slots, float(decay))
@@ -102,6 +140,7 @@ class Adam(_Optimizer):
     $\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$ with
     $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$."""
     name = "adam"
+    flat = False  # the step count t is one scalar per tensor
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
         super().__init__(lr)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import kernels
+from . import flat, kernels
 from .datasets import binarize_fixed, check_binarization
 from .estimators import check_estimator
 from .evaluation import mean_bound
@@ -183,7 +183,9 @@ class Trainer:
 
     def _check_finite(self, loss, grads):
         """Stop loudly, before the update, on a non-finite loss or gradient."""
-        bad = [name for name, g in grads.items() if not kernels.all_finite(g)]
+        whole = flat.span(grads.values())  # one pass when the gradients share a buffer
+        bad = [] if whole is not None and kernels.all_finite(whole) else \
+            [name for name, g in grads.items() if not kernels.all_finite(g)]
         if not np.isfinite(loss) or bad:
             raise FloatingPointError(
                 f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} after "

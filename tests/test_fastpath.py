@@ -43,6 +43,37 @@ def test_fused_loss_and_grads_equal_the_reference(config, L, backend):
     np.testing.assert_allclose(bound, model.elbo(X, eps, "B"), rtol=1e-12)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("config", CONFIGS[:4], ids=str)
+def test_decoder_input_gradient_by_transpose_gives_the_same_numbers(config, backend, monkeypatch):
+    """The float32 layout of the decoder heads' input gradient, ``(W @ dout.T).T``, checked in
+    float64 against the reference at the backend tolerance."""
+    model, X, eps = setup(config, 2)
+    from minivae.fastpath import FastPath
+    monkeypatch.setattr(FastPath, "_dinput_by_transpose", lambda self: True)
+    loss, grads = model.loss_and_grads(X, eps, "B")
+    with use_backend(backend):
+        fused_loss, fused_grads = model.fastpath.loss_and_grads(X, eps)
+    assert model.fastpath._workspace(5, 2).dec_tmp.shape == (model.n_hidden[0], 10)
+    assert fused_loss == pytest.approx(loss, rel=1e-12)
+    for name, g in grads.items():
+        np.testing.assert_allclose(fused_grads[name], g, rtol=1e-12, atol=1e-13 * np.max(np.abs(g)),
+                                   err_msg=name)
+
+
+def test_float32_fast_path_is_the_reference_in_float32():
+    model32 = VAE(12, 7, 3, init_std=0.3, seed=0, dtype="float32")
+    assert model32.fastpath._dinput_by_transpose()
+    model64 = VAE(12, 7, 3, init_std=0.3, seed=0)
+    model64.params.update({k: p.astype(float) for k, p in model32.params.items()})
+    _, X, eps = setup({}, 1)
+    grads64 = model64.loss_and_grads(X, eps, "B")[1]
+    with use_backend("numba"):
+        grads32 = model32.fastpath.loss_and_grads(X.astype(np.float32), eps.astype(np.float32))[1]
+    for name, g in grads64.items():
+        np.testing.assert_allclose(grads32[name], g, rtol=1e-4, atol=1e-5 * np.max(np.abs(g)), err_msg=name)
+
+
 @pytest.mark.parametrize("config", CONFIGS[:3], ids=str)
 def test_backends_agree_to_1e12(config):
     model, X, eps = setup(config, 2)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minivae import flat
 from minivae.gradcheck import check_params, rel_error
 from minivae.model import VAE
 from minivae.modelcheck import check_model_gradients
@@ -448,3 +449,11 @@ def test_extreme_gaussian_decoder_heads_finite(head, value, estimator):
     with np.errstate(**RAISE):
         assert np.all(np.isfinite(m.elbo(X, eps, estimator)))
         assert _all_finite(*m.loss_and_grads(X, eps, estimator))
+
+
+def test_parameters_share_one_buffer_and_keep_their_initial_values():
+    model = VAE(6, [4, 3], 2, seed=3, dtype="float32")
+    assert flat.span(model.params.values()) is not None
+    rng = np.random.default_rng(3)
+    for name, p in model.params.items():  # drawn in order, as separate arrays were before
+        np.testing.assert_array_equal(p, (0.01 * rng.standard_normal(p.shape)).astype(np.float32))

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minivae import flat
 from minivae.backend import BACKENDS, use_backend
 from minivae.model import VAE
 from minivae.optim import OPTIMIZERS, SGD, Adagrad, Adam, make_optimizer
@@ -151,6 +152,56 @@ def test_state_carries_over_between_steps(name):
     opt.update(b, grads)
     opt.update(b, grads)
     assert any(not np.array_equal(a[k], b[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------------------
+# One step over all tensors when they share a buffer
+# ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_flat_update_equals_the_update_per_tensor(name):
+    params, grads = params_and_grads()
+    opt = make_optimizer(name, lr=0.1)
+    flat_params, flat_grads, loose = flat.pack(params), flat.pack(grads), copy(params)
+    flat_state = loose_state = None
+    for _ in range(3):
+        flat_state = opt.update(flat_params, flat_grads, flat_state, decay=0.01)
+        loose_state = opt.update(loose, grads, loose_state, decay=0.01)
+    for k in params:
+        np.testing.assert_array_equal(flat_params[k], loose[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name, flat_calls", [("adagrad", 1), ("sgd", 1), ("adam", 3)])
+def test_one_step_call_when_params_and_grads_share_buffers(name, flat_calls, monkeypatch):
+    params, grads = params_and_grads()
+    opt = make_optimizer(name, lr=0.1)
+    calls, step = [], opt._step
+    monkeypatch.setattr(opt, "_step", lambda *args: (calls.append(args[0].size), step(*args)))
+    opt.update(flat.pack(params), flat.pack(grads))
+    assert len(calls) == flat_calls
+    calls.clear()
+    opt.update(copy(params), grads)  # separate arrays: one call per tensor
+    assert calls == [p.size for p in params.values()]
+
+
+def test_a_state_of_separate_arrays_is_packed_and_gives_the_same_steps():
+    params, grads = params_and_grads()
+    opt = Adagrad(lr=0.1)
+    a, b, g = flat.pack(params), flat.pack(params), flat.pack(grads)
+    state_a, state_b = opt.update(a, g), opt.update(b, g)
+    loose = {k: {slot: arr.copy() for slot, arr in slots.items()} for k, slots in state_b.items()}
+    state_a = opt.update(a, g, state_a)
+    state_b = opt.update(b, g, loose)  # as a loaded checkpoint gives it
+    assert flat.span(state_b[k]["sum_sq"] for k in params) is not None
+    for k in params:
+        np.testing.assert_array_equal(a[k], b[k])
+        np.testing.assert_array_equal(state_a[k]["sum_sq"], state_b[k]["sum_sq"])
+
+
+def test_init_state_of_flat_params_is_flat():
+    params = flat.pack(params_and_grads()[0])
+    state = Adagrad().init_state(params)
+    assert flat.span(state[k]["sum_sq"] for k in params) is not None
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

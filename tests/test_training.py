@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from minivae import flat
 from minivae.backend import BACKENDS, use_backend
 from minivae.datasets import binarize_fixed
 from minivae.gradcheck import check_params
@@ -486,3 +487,14 @@ def test_progress_printer_respects_interval():
     lines = stream.getvalue().splitlines()
     assert not any("samples/s" in line for line in lines)
     assert len(lines) == 2  # the two evaluations
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_check_names_the_non_finite_tensors(pack):
+    trainer = make_trainer()
+    grads = {k: np.zeros_like(p) for k, p in trainer.model.params.items()}
+    grads = flat.pack(grads) if pack else grads  # one pass over a shared buffer, or per tensor
+    trainer._check_finite(1.0, grads)
+    grads["dec.b1"][0] = np.inf
+    with pytest.raises(FloatingPointError, match=r"gradient .*\(tensors: dec.b1\)"):
+        trainer._check_finite(1.0, grads)
