@@ -278,6 +278,8 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
     p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"])
+    p.add_argument("--rounds", type=positive_count, default=3,
+                   help="times each row's contestants take turns; the table shows medians (default 3)")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--profile", action="store_true",

@@ -45,3 +45,22 @@ def test_phases_cover_the_step_and_leave_the_settings():
     assert all(v > 0 for v in ms.values())
     assert ms["step"] >= ms["loss and gradient"]
     assert (get_backend(), kernels.get_threads()) == before
+
+
+def test_row_reports_medians_and_the_median_of_per_round_ratios():
+    rounds = [{"numpy": 10.0, "numba": 30.0, "torch": 10.0},   # ratio 3
+              {"numpy": 10.0, "numba": 20.0, "torch": 20.0},   # ratio 1 (a slow spell for numba)
+              {"numpy": 40.0, "numba": 24.0, "torch": 12.0}]   # ratio 2; numpy best: 40/12
+    row = benchmark._row(100, "float32", rounds)
+    assert (row["numpy"], row["numba"], row["torch"]) == (10.0, 24.0, 12.0)
+    assert row["numba_to_torch"] == 2.0
+    assert row["best_to_torch"] == 3.0  # median of 3, 1, 10/3
+    assert row["per_round"]["numba"] == [30.0, 20.0, 24.0]
+    assert benchmark.format_row(row).split()[-2:] == ["2.00x", "3.00x"]
+    assert "torch" not in benchmark._row(100, "float32", [{"numba": 5.0}])
+
+
+def test_run_benchmark_needs_a_round():
+    import pytest
+    with pytest.raises(ValueError, match="rounds"):
+        benchmark.run_benchmark(rounds=0)

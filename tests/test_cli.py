@@ -88,8 +88,9 @@ def test_python_dash_m_help_runs():
 
 def test_bench_runs_on_a_tiny_budget(capsys):
     assert main(["bench", "--steps", "3", "--warmup", "1", "--batch-sizes", "100",
-                 "--dtypes", "float32", "--no-torch", "--json"]) == 0
+                 "--dtypes", "float32", "--no-torch", "--json", "--rounds", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
     row = result["rows"][0]
     assert row["batch"] == 100 and row["numpy"] > 0 and row["numba"] > 0 and "torch" not in row
+    assert result["rounds"] == 2 and len(row["per_round"]["numba"]) == 2
     assert result["compile_seconds"] > 0 and result["cached_startup_seconds"] > 0
