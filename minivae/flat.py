@@ -70,7 +70,7 @@ def span(arrays):
     if hit is not None:  # the cache holds the arrays, so equal ids mean the same arrays
         return hit[1]
     if len(_cache) >= _CACHE_SIZE:
-        _cache.pop(next(iter(_cache)))
+        _cache.clear()  # (one atomic call: safe with trainers in several threads)
     found = _find(arrays)
     _cache[key] = (arrays, found)
     return found
