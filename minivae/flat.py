@@ -61,8 +61,9 @@ def span(arrays):
     """The 1-D view that the arrays, in the order given, tile without gaps, or ``None``.
 
     Each array must be a C-contiguous view of the same 1-D buffer, starting where the one before
-    it ends. The span is a view of that buffer: an in-place kernel on it changes the arrays. The answer is remembered for the last few sequences of arrays (which it keeps
-    alive), so asking again each training step costs a few microseconds.
+    it ends. The span is a view of that buffer: an in-place kernel on it changes the arrays.
+    The answer is remembered for the last few sequences of arrays (which it keeps alive), so
+    asking again each training step costs a few microseconds.
     """
     arrays = tuple(arrays)
     key = tuple(map(id, arrays))

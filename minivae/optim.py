@@ -29,7 +29,7 @@ def _flat_view(a, name):
 
 class _Optimizer:
     name = ""
-    flat = True
+    one_call = True
     """Whether one :meth:`_step` may run over all parameters at once: every state slot has its
     parameter's shape and the step treats each entry alike."""
 
@@ -45,7 +45,7 @@ class _Optimizer:
     def init_state(self, params):
         """A fresh state for ``params``."""
         state = {name: self._init_slot(p) for name, p in params.items()}
-        return self._packed(state, params) if self.flat else state
+        return self._packed(state, params) if self.one_call else state
 
     def _packed(self, state, params):
         """``state`` with each slot's arrays copied into views of one buffer, in ``params``' order."""
@@ -71,6 +71,8 @@ class _Optimizer:
         if slots is None:  # a state built elsewhere (a loaded checkpoint): pack it once
             state = self._packed(state, params)
             slots = self._slot_spans(state, names, p.size)
+            if slots is None:
+                return None
         self._step(p, g, slots, decay)
         return state
 
@@ -81,7 +83,7 @@ class _Optimizer:
             state = self.init_state(params)
         if params.keys() != grads.keys():
             raise ValueError(f"grads keys differ from params keys: {sorted(params.keys() ^ grads.keys())}")
-        if self.flat and params:
+        if self.one_call and params:
             done = self._update_flat(params, grads, state, float(decay))
             if done is not None:
                 return done
@@ -140,7 +142,7 @@ class Adam(_Optimizer):
     $\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$ with
     $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$."""
     name = "adam"
-    flat = False  # the step count t is one scalar per tensor
+    one_call = False  # the step count t is one scalar per tensor
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
         super().__init__(lr)
