@@ -14,7 +14,9 @@ training loop, with changes that are about speed only:
   zeros of ``X`` when fewer than a quarter of its entries are non-zero (binarized MNIST: 13%);
 * on the Numba backend with several threads, the minibatch is cut into one shard of rows per
   thread; each thread runs the whole forward and backward pass of its shard with one-threaded
-  BLAS, and the shards' gradients are then summed (:meth:`FastPath.n_shards`).
+  BLAS, and the shards' gradients are then summed (:meth:`FastPath.n_shards`), or, for the
+  trainer, checked on their threads and handed to the optimizer as parts that it adds while it
+  updates (:meth:`FastPath.loss_and_grad_parts`).
 
 Only estimator B (eq. 7) is fused; estimator A goes through the model's reference path.
 """
@@ -27,7 +29,7 @@ from . import kernels as K
 from .backend import get_backend
 from .kernels import ACTIVATION_CODES, blas, threads
 
-__all__ = ["FastPath", "MIN_SHARD_ROWS"]
+__all__ = ["FastPath", "GradientParts", "MIN_SHARD_ROWS"]
 
 MIN_SHARD_ROWS = 32
 """The fewest rows a shard of a minibatch gets: below, the work per thread is too small to pay
@@ -172,25 +174,38 @@ class FastPath:
         grads : dict with the keys of ``model.params``; the arrays belong to the workspace and
             are overwritten by the next call
         """
+        loss, parts = self._run(X, eps, check=False)
+        return loss, parts.summed()
+
+    def loss_and_grad_parts(self, X, eps):
+        """:meth:`loss_and_grads` with the gradient left as the shards' parts
+        (:class:`GradientParts`), each checked on its shard's thread, so that an optimizer can
+        add them as it updates (:meth:`minivae.optim.Adagrad.update_sum`)."""
+        return self._run(X, eps, check=True)
+
+    def _run(self, X, eps, check):
         L, M = eps.shape[0], X.shape[0]
         sparse = K.data_is_sparse(X)
         k = self.n_shards(M)
         if k == 1:
             ws = self._workspace(M, L)
-            return -self._shard(X, eps, M, ws, sparse) / M, ws.grads
+            return -self._shard(X, eps, M, ws, sparse) / M, GradientParts([ws.flat_grads], ws.grads)
         cuts = [i * M // k for i in range(k + 1)]
         wss = [self._workspace(cuts[i + 1] - cuts[i], L, i) for i in range(k)]
-        totals = [0.0] * k
+        totals, fine = [0.0] * k, [False] * k
+        limit = np.finfo(wss[0].flat_grads.dtype).max / k  # k parts this small cannot sum to inf
 
         def shard(i):
-            rows = slice(cuts[i], cuts[i + 1])
-            return lambda: totals.__setitem__(i, self._shard(X[rows], eps[:, rows], M, wss[i], sparse))
+            def run():
+                rows = slice(cuts[i], cuts[i + 1])
+                totals[i] = self._shard(X[rows], eps[:, rows], M, wss[i], sparse)
+                fine[i] = check and K.bounded(wss[i].flat_grads, limit)
+            return run
 
         with blas.single_threaded():
             threads.run_each([shard(i) for i in range(k)])
-        for ws in wss[1:]:
-            K.add_into(wss[0].flat_grads, ws.flat_grads)
-        return -sum(totals) / M, wss[0].grads
+        parts = GradientParts([ws.flat_grads for ws in wss], wss[0].grads, checked=all(fine))
+        return -sum(totals) / M, parts
 
     def n_shards(self, M):
         """How many shards a minibatch of ``M`` rows is cut into: one per thread on the Numba
@@ -217,3 +232,23 @@ class FastPath:
         self._heads_backward(G, ws.enc[-1], "enc", ("mu", "logvar"), d_latent, ws.denc[-1], ws.dtmp)
         self._mlp_backward(G, ws.denc[-1], "enc", X, ws.enc, ws.denc, None, sparse)
         return total
+
+
+class GradientParts:
+    """The gradient of a (sharded) step as flat arrays that sum to it, one per shard.
+
+    Each part runs over all parameters in ``model.params``' order (:mod:`minivae.flat`).
+    ``checked`` is true when every part was found finite on its shard's thread, and at most
+    ``finfo.max / len(parts)`` in magnitude, so that their sum is finite too; a caller may then
+    skip its own check of the summed gradient."""
+
+    def __init__(self, parts, grads, checked=False):
+        self.parts, self.checked, self._grads = list(parts), bool(checked), grads
+
+    def summed(self):
+        """The gradient as a dict keyed like ``model.params``: the other parts are added into
+        the first (:func:`minivae.kernels.add_into`, once), whose views the dict holds."""
+        for part in self.parts[1:]:
+            K.add_into(self.parts[0], part)
+        self.parts = self.parts[:1]
+        return self._grads

@@ -76,6 +76,27 @@ class _Optimizer:
         self._step(p, g, slots, decay)
         return state
 
+    _step_sum = None  # (p, parts, slots, decay): one step along the sum of the parts
+
+    def update_sum(self, params, parts, state=None, decay=0.0):
+        """:meth:`update` along the sum of ``parts``, flat arrays over all parameters in
+        ``params``' order (:class:`minivae.fastpath.GradientParts`), added as the step runs and
+        never stored. Returns the new state; or ``None``, having changed nothing, when this
+        optimizer or these arrays do not allow it (then sum the parts and call :meth:`update`)."""
+        names = list(params)
+        p = flat.span(params[n] for n in names) if self._step_sum and names else None
+        if p is None or any(part.shape != p.shape for part in parts):
+            return None
+        state = self.init_state(params) if state is None else state
+        slots = self._slot_spans(state, names, p.size)
+        if slots is None:
+            state = self._packed(state, params)
+            slots = self._slot_spans(state, names, p.size)
+            if slots is None:
+                return None
+        self._step_sum(p, parts, slots, float(decay))
+        return state
+
     def update(self, params, grads, state=None, decay=0.0):
         """Take one step on every entry of ``params`` (in place) along ``grads + decay * params``;
         return the new ``state`` (its arrays may be new ones: keep the returned dict)."""
@@ -134,6 +155,9 @@ class Adagrad(_Optimizer):
 
     def _step(self, p, g, slot, decay):
         kernels.adagrad(p, g, slot["sum_sq"], self.lr, self.delta, decay)
+
+    def _step_sum(self, p, parts, slot, decay):
+        kernels.adagrad_sum(p, parts, slot["sum_sq"], self.lr, self.delta, decay)
 
 
 class Adam(_Optimizer):

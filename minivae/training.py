@@ -171,15 +171,29 @@ class Trainer:
         model = self.model
         X = self._next_batch()
         eps = model.draw_eps(self.rng, (self.L, len(X), model.n_latent))
+        decay = 1.0 / len(self.X_train) if self.weight_prior else 0.0
         if self.estimator == "B" and hasattr(model, "fastpath"):
-            loss, grads = model.fastpath.loss_and_grads(X, eps)
+            loss, parts = model.fastpath.loss_and_grad_parts(X, eps)
+            state = self._update_sum(loss, parts, decay) if parts.checked else None
+            if state is not None:
+                self.opt_state = state
+                self.samples += len(X)
+                return -loss
+            grads = parts.summed()
         else:
             loss, grads = model.loss_and_grads(X, eps, self.estimator, validate=False)
         self._check_finite(loss, grads)
-        decay = 1.0 / len(self.X_train) if self.weight_prior else 0.0
         self.opt_state = self.optimizer.update(model.params, grads, self.opt_state, decay=decay)
         self.samples += len(X)
         return -loss
+
+    def _update_sum(self, loss, parts, decay):
+        """The shards' gradients, already checked on their threads, added by the optimizer as it
+        updates (one pass instead of a sum, a check and an update); ``None`` if it cannot."""
+        update_sum = getattr(self.optimizer, "update_sum", None)
+        if not np.isfinite(loss) or update_sum is None:
+            return None
+        return update_sum(self.model.params, parts.parts, self.opt_state, decay=decay)
 
     def _check_finite(self, loss, grads):
         """Stop loudly, before the update, on a non-finite loss or gradient."""

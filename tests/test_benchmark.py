@@ -40,8 +40,9 @@ def test_phases_cover_the_step_and_leave_the_settings():
     before = (get_backend(), kernels.get_threads())
     X = (np.random.default_rng(0).random((300, 784)) < 0.2).astype(float)
     ms = benchmark.phases(X, "float64", batch_size=100, steps=2, warmup=1)
-    assert list(ms) == ["minibatch", "noise", "loss and gradient", "finiteness check", "update",
-                        "step"]
+    # the check is its own phase unless the optimizer adds the shards' checked gradients
+    assert [n for n in ms if n != "finiteness check"] == ["minibatch", "noise", "loss and gradient",
+                                                          "update", "step"]
     assert all(v > 0 for v in ms.values())
     assert ms["step"] >= ms["loss and gradient"]
     assert (get_backend(), kernels.get_threads()) == before

@@ -186,6 +186,35 @@ def test_sharded_minibatch_gives_the_reference_numbers(config, L, n_threads, mon
         np.testing.assert_array_equal(g2[name], g1[name])
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_gradient_parts_sum_to_the_gradient_and_are_checked_per_shard(n_threads, monkeypatch):
+    from minivae import fastpath
+    from minivae.kernels import blas, threads
+    if n_threads > 1 and not blas.available():
+        pytest.skip("sharding needs an OpenBLAS whose threads can be set")
+    monkeypatch.setattr(fastpath, "MIN_SHARD_ROWS", 1)
+    model, X, eps = setup({}, 2)
+    before = threads.get_threads()
+    threads.set_threads(n_threads)
+    try:
+        with use_backend("numba"):
+            loss, grads = model.fastpath.loss_and_grads(X, eps)
+            grads = {k: g.copy() for k, g in grads.items()}
+            loss_p, parts = model.fastpath.loss_and_grad_parts(X, eps)
+            assert len(parts.parts) == n_threads and loss_p == loss
+            assert parts.checked == (n_threads > 1)  # one part: the caller checks the gradient
+            summed = parts.summed()
+            assert len(parts.parts) == 1
+            for k, g in grads.items():
+                np.testing.assert_array_equal(summed[k], g, err_msg=k)
+            if n_threads > 1:  # a parameter that makes the gradient NaN fails a shard's check
+                model.params["dec.W_logits"][0, 0] = np.nan
+                with np.errstate(invalid="ignore"):
+                    assert not model.fastpath.loss_and_grad_parts(X, eps)[1].checked
+    finally:
+        threads.set_threads(before)
+
+
 def test_shards_follow_threads_backend_and_size():
     from minivae import fastpath
     from minivae.kernels import blas, threads

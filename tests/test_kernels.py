@@ -72,6 +72,41 @@ def test_optimizer_kernels(decay):
     assert_same(kernels.sgd, p, g, 0.1, decay)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_parts", [1, 2, 3])
+def test_adagrad_sum_is_adagrad_on_the_parts_added_in_order(backend, dtype, n_parts):
+    """Bit for bit what add_into and adagrad give: the trainer's fused update changes no result."""
+    parts = tuple(RNG.standard_normal(1001).astype(dtype) for _ in range(n_parts))
+    p, G = RNG.standard_normal(1001).astype(dtype), RNG.random(1001).astype(dtype)
+    with use_backend(backend):
+        g, p1, G1 = parts[0].copy(), p.copy(), G.copy()
+        for part in parts[1:]:
+            kernels.add_into(g, part)
+        kernels.adagrad(p1, g, G1, 0.02, 1e-10, 1e-3)
+        p2, G2 = p.copy(), G.copy()
+        kernels.adagrad_sum(p2, parts, G2, 0.02, 1e-10, 1e-3)
+    np.testing.assert_array_equal(p2, p1)
+    np.testing.assert_array_equal(G2, G1)
+    assert_same(kernels.adagrad_sum, p, parts, G, 0.02, 1e-10, 1e-3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bounded_finds_non_finite_and_large_entries(backend, dtype):
+    a = RNG.standard_normal(1000).astype(dtype)
+    with use_backend(backend):
+        assert kernels.bounded(a, 10.0) and kernels.bounded(a[:0], 0.0)
+        assert not kernels.bounded(a, 0.5)
+        big = np.full(1000, np.finfo(dtype).max / 2, dtype)
+        assert kernels.bounded(big, np.finfo(dtype).max / 2) and not kernels.bounded(big, np.finfo(dtype).max / 3)
+        for bad in (np.inf, -np.inf, np.nan):
+            for where in (0, 999):
+                b = a.copy()
+                b[where] = bad
+                assert not kernels.bounded(b, 10.0), (bad, where)
+
+
 def test_binarize():
     X, U = RNG.random((M, D)), RNG.random((M, D))
     assert_same(kernels.binarize, X, U, np.empty((M, D)))
@@ -181,6 +216,7 @@ def _split_kernels(dtype):
         (kernels.adam, (flat, flat * 0.5, flat * 0.1, np.abs(flat), 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.002, 1e-4)),
         (kernels.sgd, (flat, flat * 0.5, 0.1, 1e-4)),
         (kernels.add_into, (flat, flat * 0.5)),
+        (kernels.adagrad_sum, (flat, (flat * 0.5, flat * 0.25), np.abs(flat), 0.02, 1e-10, 1e-4)),
         (lambda *a: kernels.data_matmul(*a, sparse=True), (X, W, np.empty((Rr, Hh), dtype))),
         (lambda *a: kernels.data_matmul_t(*a, sparse=True), (X, dH, np.empty((Dd, Hh), dtype))),
     ]

@@ -204,6 +204,38 @@ def test_init_state_of_flat_params_is_flat():
     assert flat.span(state[k]["sum_sq"] for k in params) is not None
 
 
+def test_update_sum_equals_summing_the_parts_then_updating():
+    params, grads = params_and_grads()
+    n = sum(g.size for g in grads.values())
+    parts = [flat.span(flat.pack(grads).values())] + [np.random.default_rng(k).standard_normal(n) for k in (1, 2)]
+    opt = Adagrad(lr=0.1)
+    a, b = flat.pack(params), flat.pack(params)
+    state_a = state_b = None
+    for _ in range(3):
+        state_a = opt.update_sum(a, parts, state_a, decay=0.01)
+        summed = flat.pack(grads)
+        whole = flat.span(summed.values())
+        whole[...] = parts[0]
+        for part in parts[1:]:
+            whole += part
+        state_b = opt.update(b, summed, state_b, decay=0.01)
+    for k in params:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        np.testing.assert_array_equal(state_a[k]["sum_sq"], state_b[k]["sum_sq"], err_msg=k)
+
+
+@pytest.mark.parametrize("case", ["sgd", "adam", "separate params", "wrong size"])
+def test_update_sum_declines_without_changing_anything(case):
+    params, grads = params_and_grads()
+    n = sum(g.size for g in grads.values())
+    opt = {"sgd": SGD(lr=0.1), "adam": Adam(lr=0.1)}.get(case, Adagrad(lr=0.1))
+    params = copy(params) if case == "separate params" else flat.pack(params)
+    before = copy(params)
+    parts = [np.ones(n - 1 if case == "wrong size" else n)] * 2
+    assert opt.update_sum(params, parts) is None
+    assert all(np.array_equal(params[k], before[k]) for k in params)
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_grads_key_mismatch(name):
     params, grads = params_and_grads()

@@ -59,7 +59,7 @@ def make_trainer(X=None, seed=1, **kwargs):
 
 def spy_on_batches(model):
     """Record the (X, eps) of every loss computation the trainer makes (fused or reference)."""
-    seen, original, fused = [], model.loss_and_grads, model.fastpath.loss_and_grads
+    seen, original, fused = [], model.loss_and_grads, model.fastpath.loss_and_grad_parts
 
     def spy(X, eps, estimator="B", validate=True):
         seen.append((np.array(X, copy=True), np.array(eps, copy=True)))
@@ -70,7 +70,7 @@ def spy_on_batches(model):
         return fused(X, eps)
 
     model.loss_and_grads = spy
-    model.fastpath.loss_and_grads = spy_fused
+    model.fastpath.loss_and_grad_parts = spy_fused
     return seen, original
 
 
@@ -498,3 +498,56 @@ def test_check_names_the_non_finite_tensors(pack):
     grads["dec.b1"][0] = np.inf
     with pytest.raises(FloatingPointError, match=r"gradient .*\(tensors: dec.b1\)"):
         trainer._check_finite(1.0, grads)
+
+
+
+def test_fused_update_of_the_shards_gives_the_same_training_bit_for_bit():
+    """Two shards (batch 100 on two threads): the optimizer adding the checked shards as it
+    updates gives the history and parameters of summing, checking and updating."""
+    from minivae.kernels import blas, threads
+    if not blas.available():
+        pytest.skip("sharding needs an OpenBLAS whose threads can be set")
+    X = prototype_data(300)
+    before = threads.get_threads()
+    threads.set_threads(2)
+    try:
+        with use_backend("numba"):
+            runs = []
+            for fused in (True, False):
+                trainer = make_trainer(X, model=VAE(16, 8, 2, seed=0), batch_size=100)
+                assert trainer.model.fastpath.n_shards(100) == 2
+                calls = []
+                update_sum = trainer._update_sum
+                trainer._update_sum = (lambda *a: calls.append(1) or update_sum(*a)) if fused \
+                    else (lambda *a: None)
+                trainer.run(3000, eval_every=1000)
+                assert len(calls) == (30 if fused else 0)
+                runs.append(trainer)
+    finally:
+        threads.set_threads(before)
+    a, b = runs
+    bounds = lambda t: [(r.samples, r.train_bound) for r in t.history]  # noqa: E731 - not wall_time
+    assert bounds(a) == bounds(b)
+    for k in a.model.params:
+        np.testing.assert_array_equal(a.model.params[k], b.model.params[k], err_msg=k)
+
+
+def test_nan_parameter_stops_loudly_with_sharded_steps():
+    from minivae.kernels import blas, threads
+    if not blas.available():
+        pytest.skip("sharding needs an OpenBLAS whose threads can be set")
+
+    class Corrupt(Callback):
+        def on_step(self, trainer, bound):
+            if trainer.samples == 200:
+                trainer.model.params["dec.W_logits"][0, 0] = np.nan
+
+    before = threads.get_threads()
+    threads.set_threads(2)
+    try:
+        with use_backend("numba"), np.errstate(invalid="ignore"), \
+                pytest.raises(FloatingPointError, match="non-finite loss after 200 samples"):
+            make_trainer(prototype_data(300), model=VAE(16, 8, 2, seed=0), batch_size=100,
+                         callbacks=[Corrupt()]).run(1000, eval_every=1000)
+    finally:
+        threads.set_threads(before)

@@ -24,8 +24,8 @@ from . import scalar as S
 from .scalar import ACTIVATION_CODES
 
 __all__ = ["ACTIVATION_CODES", "bias_activation", "activation_backward", "bernoulli", "gaussian",
-           "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adam", "sgd", "add_into",
-           "all_finite", "binarize", "warm_up", "force_compiled_loops", "TRANSCENDENTAL",
+           "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adagrad_sum", "adam", "sgd",
+           "add_into", "all_finite", "bounded", "binarize", "warm_up", "force_compiled_loops", "TRANSCENDENTAL",
            "data_is_sparse", "data_matmul", "data_matmul_t", "describe", "get_threads", "set_threads"]
 
 get_threads, set_threads = threads.get_threads, threads.set_threads
@@ -132,6 +132,19 @@ def adagrad(p, g, G, lr, delta, decay):
     p[...] = S.adagrad_param(p, g, G, lr, delta)
 
 
+def adagrad_sum(p, parts, G, lr, delta, decay):
+    """:func:`adagrad` along the sum of the flat arrays ``parts`` (added in order, as
+    :func:`add_into` would), without storing the sum."""
+    if _numba():
+        t = p.dtype.type
+        return threads.run(loops.adagrad_sum, (p, tuple(parts), G, t(lr), t(delta), t(decay)),
+                           p.size, 1)
+    g = parts[0].copy()
+    for part in parts[1:]:
+        g += part
+    adagrad(p, g, G, lr, delta, decay)
+
+
 def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay):
     """In place over flat arrays: Adam on ``g + decay * p``."""
     if _numba():
@@ -166,6 +179,16 @@ def all_finite(a):
     if _numba():
         return loops.nonfinite_probe(a.reshape(-1)) == 0
     return bool(np.isfinite(a).all())
+
+
+def bounded(a, limit):
+    """Whether every entry of the C-contiguous array ``a`` is finite and at most ``limit`` in
+    magnitude."""
+    if a.size == 0:
+        return True
+    if _numba():
+        return bool(loops.bounded_probe(a.reshape(-1), a.dtype.type(limit)))
+    return bool(np.isfinite(a).all() and np.abs(a).max() <= limit)
 
 
 def binarize(X, U, out):

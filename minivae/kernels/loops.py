@@ -211,6 +211,23 @@ def adagrad(p, g, G, lr, delta, decay, lo, hi):
 
 
 @njit(**_JIT)
+def adagrad_sum(p, parts, G, lr, delta, decay, lo, hi):
+    """:func:`adagrad` on ``g = parts[0] + parts[1] + ...`` (a tuple of flat arrays, added in that
+    order, so ``g`` is bit for bit what :func:`add_into` leaves), without storing ``g``. The parts
+    are indexed with an unsigned offset: it needs no wraparound check, so the loop vectorizes."""
+    p, G = p[lo:hi], G[lo:hi]
+    offset = np.uint64(lo)
+    for k in range(p.size):
+        i = np.uint64(k) + offset
+        g = parts[0][i]
+        for j in range(1, len(parts)):
+            g += parts[j][i]
+        gk = g + decay * p[k]
+        G[k] = adagrad_accumulate(G[k], gk)
+        p[k] = adagrad_param(p[k], gk, G[k], lr, delta)
+
+
+@njit(**_JIT)
 def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay, lo, hi):
     """In place over ``lo:hi``: Adam's moments and step, with ``g' = g + decay * p``."""
     p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
@@ -245,6 +262,19 @@ def nonfinite_probe(a):
     for k in range(1, a.size):
         s += a[k] - a[k]
     return s
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def bounded_probe(a, limit):
+    """True when every entry of flat ``a`` is finite and at most ``limit`` in magnitude: the sum
+    of ``a - a`` (NaN for an inf or NaN) must be zero and the count of entries above ``limit``
+    (which an inf or NaN cannot lower) must be zero."""
+    s = a[0] - a[0]
+    above = 0
+    for k in range(a.size):
+        s += a[k] - a[k]
+        above += np.abs(a[k]) > limit
+    return s == 0 and above == 0
 
 
 # -- products with sparse data -----------------------------------------------------------------
@@ -307,6 +337,8 @@ def warm_up(dtype=np.float64):
          *(t(v) for v in (0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)), 0, 4)
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
     add_into(flat.copy(), flat, 0, 4)
+    adagrad_sum(flat.copy(), (flat, flat), flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
+    bounded_probe(flat, t(1.0))
     nonfinite_probe(flat)
     binarize(one, one, one.copy())
     sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype), 0, 2)
