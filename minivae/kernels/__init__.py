@@ -25,8 +25,8 @@ from .scalar import ACTIVATION_CODES
 
 __all__ = ["ACTIVATION_CODES", "bias_activation", "activation_backward", "bernoulli", "gaussian",
            "reparameterize_kl", "reparameterize_kl_backward", "adagrad", "adagrad_sum", "adam", "sgd",
-           "add_into", "all_finite", "bounded", "binarize", "warm_up", "force_compiled_loops", "TRANSCENDENTAL",
-           "data_is_sparse", "data_matmul", "data_matmul_t", "describe", "get_threads", "set_threads"]
+           "add_into", "all_finite", "bounded", "binarize", "warm_up", "force_compiled_loops",
+           "TRANSCENDENTAL", "data_is_sparse", "data_matmul", "data_matmul_t", "describe", "get_threads", "set_threads"]
 
 get_threads, set_threads = threads.get_threads, threads.set_threads
 
