@@ -200,21 +200,12 @@ def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
 
 # -- optimizers (flat arrays; the slices make the loops start at 0, so they vectorize) ---------
 @njit(**_JIT)
-def adagrad(p, g, G, lr, delta, decay, lo, hi):
+def adagrad(p, parts, G, lr, delta, decay, lo, hi):
     """In place over ``lo:hi``: ``g' = g + decay * p``, ``G += g'^2``,
-    ``p -= lr g'/(sqrt G + delta)``."""
-    p, g, G = p[lo:hi], g[lo:hi], G[lo:hi]
-    for k in range(p.size):
-        gk = g[k] + decay * p[k]
-        G[k] = adagrad_accumulate(G[k], gk)
-        p[k] = adagrad_param(p[k], gk, G[k], lr, delta)
-
-
-@njit(**_JIT)
-def adagrad_sum(p, parts, G, lr, delta, decay, lo, hi):
-    """:func:`adagrad` on ``g = parts[0] + parts[1] + ...`` (a tuple of flat arrays, added in that
-    order, so ``g`` is bit for bit what :func:`add_into` leaves), without storing ``g``. The parts
-    are indexed with an unsigned offset: it needs no wraparound check, so the loop vectorizes."""
+    ``p -= lr g'/(sqrt G + delta)``, where ``g = parts[0] + parts[1] + ...`` (a tuple of flat
+    arrays, added in that order, so ``g`` is bit for bit what :func:`add_into` leaves; one part
+    for a plain update) is never stored. The parts are indexed with an unsigned offset: it needs
+    no wraparound check, so the loop vectorizes."""
     p, G = p[lo:hi], G[lo:hi]
     offset = np.uint64(lo)
     for k in range(p.size):
@@ -332,12 +323,12 @@ def warm_up(dtype=np.float64):
     reparameterize_kl(one, one, eps, one.copy(), ll)
     reparameterize_kl_backward(one, one, one, eps, 1.0, one.copy(), one.copy())
     t = np.dtype(dtype).type  # the optimizers take their scalars in the arrays' precision
-    adagrad(flat.copy(), flat, flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
+    adagrad(flat.copy(), (flat,), flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
+    adagrad(flat.copy(), (flat, flat), flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
     adam(flat.copy(), flat, flat.copy(), flat.copy(),
          *(t(v) for v in (0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)), 0, 4)
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
     add_into(flat.copy(), flat, 0, 4)
-    adagrad_sum(flat.copy(), (flat, flat), flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
     bounded_probe(flat, t(1.0))
     nonfinite_probe(flat)
     binarize(one, one, one.copy())

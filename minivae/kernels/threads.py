@@ -123,27 +123,14 @@ def run(fn, args, n, work_per_item):
     """``fn(*args, lo, hi)`` over ranges that cover ``[0, n)``; in parallel when there is at
     least ``MIN_WORK`` elements of work (``n * work_per_item``) and more than one thread."""
     k = min(_state["threads"], n)
-    # Another Python thread using the workers: run here alone rather than wait for them.
-    if k < 2 or n * work_per_item < MIN_WORK or not _state["busy"].acquire(blocking=False):
+    if k < 2 or n * work_per_item < MIN_WORK \
+            or not _together(_Job(fn, args, n, min(n, CHUNKS_PER_THREAD * k)), k):
         fn(*args, 0, n)
-        return
-    try:
-        _work_together(_Job(fn, args, n, min(n, CHUNKS_PER_THREAD * k)), k)
-    finally:
-        _state["busy"].release()
 
 
-class _Each:
-    """``fns[i]()`` for every ``i``, each taken by whichever thread asks next."""
-
-    def __init__(self, fns):
-        self.fns, self.counter = fns, itertools.count()
-
-    def work(self):
-        for i in self.counter:
-            if i >= len(self.fns):
-                return
-            self.fns[i]()
+def _call_each(fns, lo, hi):
+    for i in range(lo, hi):
+        fns[i]()
 
 
 def run_each(fns):
@@ -151,14 +138,21 @@ def run_each(fns):
     (the calling thread and workers); return when all are done. Loops that the functions
     :func:`run` meanwhile stay on their own thread. Without free workers (another thread holds
     them), the functions run one after the other here."""
-    if len(fns) < 2 or not _state["busy"].acquire(blocking=False):
-        for fn in fns:
-            fn()
-        return
+    n = len(fns)
+    if n < 2 or not _together(_Job(_call_each, (fns,), n, n), n):
+        _call_each(fns, 0, n)
+
+
+def _together(job, k):
+    """``job`` on ``k`` threads if the workers are free; ``False``, having run nothing, when
+    another Python thread is using them (the caller then runs the work alone)."""
+    if not _state["busy"].acquire(blocking=False):
+        return False
     try:
-        _work_together(_Each(fns), len(fns))
+        _work_together(job, k)
     finally:
         _state["busy"].release()
+    return True
 
 
 def _work_together(job, k):
