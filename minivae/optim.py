@@ -60,6 +60,16 @@ class _Optimizer:
         slots = {slot: flat.span(state[n][slot] for n in names) for slot in state[names[0]]}
         return None if any(s is None or s.size != size for s in slots.values()) else slots
 
+    def _flat_slots(self, state, params, size):
+        """``(state, slots)``, each slot as one span over all tensors; a state built elsewhere (a
+        loaded checkpoint) is packed once. ``slots`` is ``None`` if they still do not tile."""
+        names = list(params)
+        slots = self._slot_spans(state, names, size)
+        if slots is None:
+            state = self._packed(state, params)
+            slots = self._slot_spans(state, names, size)
+        return state, slots
+
     def _update_flat(self, params, grads, state, decay):
         """One :meth:`_step` over all tensors when the parameters and gradients each tile one
         buffer (:func:`minivae.flat.span`); returns the state, or ``None`` if they do not."""
@@ -67,12 +77,9 @@ class _Optimizer:
         p, g = flat.span(params[n] for n in names), flat.span(grads[n] for n in names)
         if p is None or g is None or g.size != p.size:
             return None
-        slots = self._slot_spans(state, names, p.size)
-        if slots is None:  # a state built elsewhere (a loaded checkpoint): pack it once
-            state = self._packed(state, params)
-            slots = self._slot_spans(state, names, p.size)
-            if slots is None:
-                return None
+        state, slots = self._flat_slots(state, params, p.size)
+        if slots is None:
+            return None
         self._step(p, g, slots, decay)
         return state
 
@@ -87,13 +94,10 @@ class _Optimizer:
         p = flat.span(params[n] for n in names) if self._step_sum and names else None
         if p is None or any(part.shape != p.shape for part in parts):
             return None
-        state = self.init_state(params) if state is None else state
-        slots = self._slot_spans(state, names, p.size)
+        state, slots = self._flat_slots(self.init_state(params) if state is None else state,
+                                        params, p.size)
         if slots is None:
-            state = self._packed(state, params)
-            slots = self._slot_spans(state, names, p.size)
-            if slots is None:
-                return None
+            return None
         self._step_sum(p, parts, slots, float(decay))
         return state
 

@@ -172,18 +172,17 @@ class Trainer:
         X = self._next_batch()
         eps = model.draw_eps(self.rng, (self.L, len(X), model.n_latent))
         decay = 1.0 / len(self.X_train) if self.weight_prior else 0.0
+        state = None
         if self.estimator == "B" and hasattr(model, "fastpath"):
             loss, parts = model.fastpath.loss_and_grad_parts(X, eps)
             state = self._update_sum(loss, parts, decay) if parts.checked else None
-            if state is not None:
-                self.opt_state = state
-                self.samples += len(X)
-                return -loss
-            grads = parts.summed()
+            grads = parts.summed() if state is None else None
         else:
             loss, grads = model.loss_and_grads(X, eps, self.estimator, validate=False)
-        self._check_finite(loss, grads)
-        self.opt_state = self.optimizer.update(model.params, grads, self.opt_state, decay=decay)
+        if state is None:
+            self._check_finite(loss, grads)
+            state = self.optimizer.update(model.params, grads, self.opt_state, decay=decay)
+        self.opt_state = state
         self.samples += len(X)
         return -loss
 
