@@ -14,11 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
 from . import kernels
-from .backend import use_backend
+from .backend import get_backend, set_backend, use_backend
 from .datasets import load_mnist
 from .model import VAE
 from .training import Trainer
@@ -45,6 +46,19 @@ def threads():
     return os.cpu_count()
 
 
+@contextmanager
+def _restoring_settings():
+    """On leaving, put back the backend, the kernel threads and the vector-math switch that the
+    timings below change."""
+    before = (get_backend(), kernels.get_threads(), kernels.vecmath.enabled())
+    try:
+        yield
+    finally:
+        set_backend(before[0])
+        kernels.set_threads(before[1])
+        kernels.vecmath.set_enabled(before[2])
+
+
 def examples_per_second(X, backend, dtype, batch_size, steps, warmup):
     """Timed :meth:`Trainer.step` calls on the paper's model; returns examples per second.
     The Numba kernels run on as many threads as BLAS (:func:`threads`), like PyTorch."""
@@ -54,7 +68,6 @@ def examples_per_second(X, backend, dtype, batch_size, steps, warmup):
 
 def _minivae_contestant(X, backend, dtype, batch_size):
     """``(setup, step)`` for :func:`_rates`: a trainer of the paper's model on ``backend``."""
-    from .backend import set_backend
     with use_backend(backend):
         trainer = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X, batch_size=batch_size,
                           seed=0, eval_train_size=1)
@@ -77,10 +90,8 @@ def _rates(contestants, batch_size, steps, warmup):
     Not interleaved: alternating the contestants every 30 steps cost every one of them, because
     a thread pool keeps spinning for a while after its last job (OpenBLAS's for about 0.1 s) on
     the cores the next contestant wants (docs/performance.md); the warm-up steps outlast that."""
-    from .backend import get_backend, set_backend
-    before = (get_backend(), kernels.get_threads())
     rates = {}
-    try:
+    with _restoring_settings():
         for name, (setup, step) in contestants.items():
             setup()
             for _ in range(warmup):
@@ -89,9 +100,6 @@ def _rates(contestants, batch_size, steps, warmup):
             for _ in range(steps):
                 step()
             rates[name] = steps * batch_size / (time.perf_counter() - start)
-    finally:
-        set_backend(before[0])
-        kernels.set_threads(before[1])
     return rates
 
 
@@ -149,12 +157,9 @@ def _row(batch, dtype, per_round):
 
 def _kernels_line():
     """How the Numba backend's kernels run in this benchmark (threads as for BLAS)."""
-    before = kernels.get_threads()
-    kernels.set_threads(threads())
-    try:
+    with _restoring_settings():
+        kernels.set_threads(threads())
         return kernels.describe()
-    finally:
-        kernels.set_threads(before)
 
 
 def _load():
@@ -213,7 +218,6 @@ def kernel_ab(dtype="float32", batch_size=100, reps=200, n_threads=None):
     """Microseconds per call of the training step's kernels at the paper's shapes: NumPy's
     evaluation, the compiled loop on one thread, and on ``n_threads`` (default: all cores).
     Returns a list of ``(kernel, {variant: us})``."""
-    from .backend import get_backend, set_backend
     from .kernels import scalar as S
     rng = np.random.default_rng(0)
     dt, M, D, H = np.dtype(dtype), batch_size, 784, 500
@@ -233,13 +237,11 @@ def kernel_ab(dtype="float32", batch_size=100, reps=200, n_threads=None):
         "X^T dA1 (sparse on numba)": lambda: kernels.data_matmul_t(X, dH, out_t, kernels.data_is_sparse(X)),
         "adagrad (784 x 500 parameters)": lambda: kernels.adagrad(p, g, G, 1e-9, 1e-10, 1e-9),
     }
-    previous_backend, previous_threads = get_backend(), kernels.get_threads()
-
     def use(backend, n):
         return lambda: (set_backend(backend), kernels.set_threads(n))
     variants = {"numpy": use("numpy", 1), "numba, 1 thread": use("numba", 1),
                 f"numba, {n_threads} threads": use("numba", n_threads)}
-    try:
+    with _restoring_settings():
         for fn in cases.values():  # compile, and fill the caches
             for setup in variants.values():
                 setup()
@@ -249,9 +251,6 @@ def kernel_ab(dtype="float32", batch_size=100, reps=200, n_threads=None):
             t = _interleaved({v: (setup, fn) for v, setup in variants.items()}, reps)
             rows.append((name, {v: 1e6 * s for v, s in t.items()}))
         return rows
-    finally:
-        set_backend(previous_backend)
-        kernels.set_threads(previous_threads)
 
 
 def step_ab(dtype="float32", batch_size=100, rounds=20, configs=((True, 1), (False, 1), (True, None)),
@@ -260,27 +259,22 @@ def step_ab(dtype="float32", batch_size=100, rounds=20, configs=((True, 1), (Fal
     threads)`` in ``configs`` (``None`` threads = all cores), one trainer per config, interleaved
     a few steps at a time. Returns ``{(vector_math, threads): examples/s}``."""
     X, _ = load_mnist("train")
-    vm_before, threads_before = kernels.vecmath.enabled(), kernels.get_threads()
     per = steps_per_round or max(1, 1000 // batch_size)
-    trainers, variants = {}, {}
-    with use_backend("numba"):
-        try:
-            for vm, n in configs:
-                key = (vm, n or os.cpu_count())
-                trainers[key] = tr = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X,
-                                             batch_size=batch_size, seed=0, eval_train_size=1)
+    variants = {}
+    with _restoring_settings(), use_backend("numba"):
+        for vm, n in configs:
+            key = (vm, n or os.cpu_count())
+            tr = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X, batch_size=batch_size, seed=0,
+                         eval_train_size=1)
 
-                def setup(vm=vm, n=key[1]):
-                    kernels.vecmath.set_enabled(vm)
-                    kernels.set_threads(n)
-                variants[key] = (setup, lambda tr=tr: [tr.step() for _ in range(per)])
-            for setup, fn in variants.values():  # warm-up
-                setup()
-                fn()
-            t = _interleaved(variants, rounds)
-        finally:
-            kernels.vecmath.set_enabled(vm_before)
-            kernels.set_threads(threads_before)
+            def setup(vm=vm, n=key[1]):
+                kernels.vecmath.set_enabled(vm)
+                kernels.set_threads(n)
+            variants[key] = (setup, lambda tr=tr: [tr.step() for _ in range(per)])
+        for setup, fn in variants.values():  # warm-up
+            setup()
+            fn()
+        t = _interleaved(variants, rounds)
     return {key: per * batch_size / s for key, s in t.items()}
 
 
@@ -330,24 +324,20 @@ def phases(X, dtype="float32", batch_size=100, steps=300, warmup=30):
     """Median milliseconds of each phase of :meth:`Trainer.step` (Numba backend, kernels on as
     many threads as BLAS) and of the whole step: the calls the step makes are wrapped with
     timers on this trainer's objects, and the step itself runs unchanged."""
-    before = kernels.get_threads()
-    kernels.set_threads(threads())
-    try:
-        with use_backend("numba"):
-            tr = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X, batch_size=batch_size, seed=0,
-                         eval_train_size=1)
-            times = {}
-            for name, owner, attr in (("minibatch", tr, "_next_batch"), ("noise", tr.model, "draw_eps"),
-                                      ("loss and gradient", tr.model.fastpath, "loss_and_grad_parts"),
-                                      ("finiteness check", tr, "_check_finite"),
-                                      ("update", tr.optimizer, "update"),
-                                      ("update", tr.optimizer, "update_sum")):
-                setattr(owner, attr, _timed(getattr(owner, attr), times.setdefault(name, [])))
-            step = _timed(tr.step, times.setdefault("step", []))
-            for _ in range(warmup + steps):
-                step()
-    finally:
-        kernels.set_threads(before)
+    with _restoring_settings(), use_backend("numba"):
+        kernels.set_threads(threads())
+        tr = Trainer(VAE(784, 500, 20, seed=0, dtype=dtype), X, batch_size=batch_size, seed=0,
+                     eval_train_size=1)
+        times = {}
+        for name, owner, attr in (("minibatch", tr, "_next_batch"), ("noise", tr.model, "draw_eps"),
+                                  ("loss and gradient", tr.model.fastpath, "loss_and_grad_parts"),
+                                  ("finiteness check", tr, "_check_finite"),
+                                  ("update", tr.optimizer, "update"),
+                                  ("update", tr.optimizer, "update_sum")):
+            setattr(owner, attr, _timed(getattr(owner, attr), times.setdefault(name, [])))
+        step = _timed(tr.step, times.setdefault("step", []))
+        for _ in range(warmup + steps):
+            step()
     # a phase the step skipped (no check when the optimizer adds the checked shards) is left out
     return {name: 1e3 * float(np.median(v[warmup:])) for name, v in times.items() if len(v) > warmup}
 

@@ -6,9 +6,7 @@ as :class:`minivae.Trainer` with the fused path: a shuffled minibatch, dynamic b
 one reparameterized sample, estimator B, autograd, and Adagrad whose ``weight_decay = 1/N`` is
 the N(0, I) weight prior per datapoint.
 """
-import time
-
-__all__ = ["available", "torch_examples_per_second"]
+__all__ = ["available", "torch_stepper"]
 
 
 def available():
@@ -60,16 +58,3 @@ def torch_stepper(X, batch_size, dtype="float32", threads=None, n_hidden=500, n_
         opt.step()
 
     return step
-
-
-def torch_examples_per_second(X, batch_size, dtype="float32", threads=None, steps=200, warmup=20,
-                              **model):
-    """Train the model of :func:`torch_stepper` for ``warmup + steps`` steps; return the
-    examples per second of the timed ``steps``."""
-    step = torch_stepper(X, batch_size, dtype, threads, **model)
-    for k in range(warmup):
-        step(k)
-    start = time.perf_counter()
-    for k in range(steps):
-        step(warmup + k)
-    return steps * batch_size / (time.perf_counter() - start)
