@@ -5,7 +5,7 @@ Shared by :mod:`minivae.cli` and :mod:`minivae.reproduce.cli`; counts accept ``1
 """
 import argparse
 
-__all__ = ["count", "positive_count", "step_size"]
+__all__ = ["count", "positive_count", "step_size", "add_appendix_d_options"]
 
 
 def _number(text):
@@ -38,3 +38,14 @@ def step_size(text):
     if not value > 0:
         raise argparse.ArgumentTypeError(f"a step size must be positive, got {text!r}")
     return value
+
+
+def add_appendix_d_options(parser, leapfrog_help="leapfrog steps per HMC move (default 4)"):
+    """``--posterior-samples``, ``--leapfrog`` and ``--density``: the settings of the App. D
+    estimate of log p(x), with the paper's defaults (App. E: 50 samples, 4 leapfrog steps)."""
+    parser.add_argument("--posterior-samples", type=positive_count, default=50,
+                        help="HMC samples per image for fitting the density and again for the "
+                             "estimate (default 50)")
+    parser.add_argument("--leapfrog", type=positive_count, default=4, help=leapfrog_help)
+    parser.add_argument("--density", choices=["kde", "gaussian"], default="kde",
+                        help="density fitted to the posterior samples (default kde)")

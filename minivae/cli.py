@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
-from .argtypes import count, positive_count
+from .argtypes import add_appendix_d_options, count, positive_count
 from .benchmark import main as bench_main
 from .datasets import binarize_fixed
 from .estimators import ESTIMATORS
@@ -127,7 +127,8 @@ def _marginal(args, model, X, rng, split):
 def _evaluate(args):
     ckpt = checkpoint.load(args.dir)
     preset = get_preset(ckpt.extra["dataset"])
-    if args.marginal == "is" and ckpt.extra.get("algorithm") == "mcem":
+    mcem = ckpt.extra.get("algorithm") == "mcem"
+    if args.marginal == "is" and mcem:
         raise ValueError(f"{args.dir} was trained with MCEM, which leaves q(z|x) untrained, so it "
                          f"is no importance-sampling proposal; use --marginal hmc")
     n = args.n if args.n is not None else (1000 if args.marginal == "hmc" else None)
@@ -141,7 +142,6 @@ def _evaluate(args):
         result[f"n_{split}"] = len(X)
         if args.marginal:
             result[f"{split}_marginal"] = _marginal(args, ckpt.model, X, rng, split)
-    mcem = ckpt.extra.get("algorithm") == "mcem"
     result["encoder_trained"] = not mcem
     if args.json:
         print(json.dumps(result, indent=1))
@@ -242,11 +242,7 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
     p.add_argument("--n", type=positive_count,
                    help="evaluate the first N images of each set (default: all; 1000 with hmc)")
     p.add_argument("--k", type=positive_count, default=5000, help="importance samples per image (default 5000)")
-    p.add_argument("--posterior-samples", type=positive_count, default=50,
-                   help="HMC samples per image for fitting q and again for the estimate (default 50)")
-    p.add_argument("--leapfrog", type=positive_count, default=4, help="leapfrog steps per HMC move (default 4)")
-    p.add_argument("--density", choices=["kde", "gaussian"], default="kde",
-                   help="density fitted to the posterior samples (default kde)")
+    add_appendix_d_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_evaluate)

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ..argtypes import positive_count, step_size
+from ..argtypes import add_appendix_d_options, positive_count, step_size
 from ..progress import format_seconds
 from ..wakesleep import ALGORITHMS
 from .appendix import APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold, reproduce_samples
@@ -174,12 +174,7 @@ caps it on the large set.""",
     p.add_argument("--eval-size", type=positive_count,
                    help="first images of train and test in each estimate (default 1000, the "
                         f"paper's; {FIG3_FAST_EVAL_SIZE} with --fast)")
-    p.add_argument("--posterior-samples", type=positive_count, default=50,
-                   help="HMC samples per image for the fit and again for the estimate (default 50)")
-    p.add_argument("--leapfrog", type=positive_count, default=4,
-                   help="leapfrog steps per HMC move in the estimate (default 4)")
-    p.add_argument("--density", choices=["kde", "gaussian"], default="kde",
-                   help="density fitted to the posterior samples (default kde)")
+    add_appendix_d_options(p, leapfrog_help="leapfrog steps per HMC move in the estimate (default 4)")
     p.add_argument("--start", type=positive_count, default=10_000,
                    help="first estimate after this many samples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
