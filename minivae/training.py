@@ -171,7 +171,7 @@ class Trainer:
         model = self.model
         X = self._next_batch()
         eps = model.draw_eps(self.rng, (self.L, len(X), model.n_latent))
-        decay = 1.0 / len(self.X_train) if self.weight_prior else 0.0
+        decay = self._prior_decay()
         state = None
         if self.estimator == "B" and hasattr(model, "fastpath"):
             loss, parts = model.fastpath.loss_and_grad_parts(X, eps)
@@ -186,6 +186,10 @@ class Trainer:
         self.samples += len(X)
         return -loss
 
+    def _prior_decay(self):
+        r"""The weight prior's gradient per parameter, $\theta / N$, as the optimizers' ``decay``."""
+        return 1.0 / len(self.X_train) if self.weight_prior else 0.0
+
     def _update_sum(self, loss, parts, decay):
         """The shards' gradients, already checked on their threads, added by the optimizer as it
         updates (one pass instead of a sum, a check and an update); ``None`` if it cannot."""
@@ -194,11 +198,17 @@ class Trainer:
             return None
         return update_sum(self.model.params, parts.parts, self.opt_state, decay=decay)
 
+    @staticmethod
+    def _nonfinite(grads):
+        """The names of the gradient tensors with an inf or NaN entry."""
+        whole = flat.span(grads.values())  # one pass when the gradients share a buffer
+        if whole is not None and kernels.all_finite(whole):
+            return []
+        return [name for name, g in grads.items() if not kernels.all_finite(g)]
+
     def _check_finite(self, loss, grads):
         """Stop loudly, before the update, on a non-finite loss or gradient."""
-        whole = flat.span(grads.values())  # one pass when the gradients share a buffer
-        bad = [] if whole is not None and kernels.all_finite(whole) else \
-            [name for name, g in grads.items() if not kernels.all_finite(g)]
+        bad = self._nonfinite(grads)
         if not np.isfinite(loss) or bad:
             raise FloatingPointError(
                 f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} after "

@@ -1,7 +1,8 @@
 """Input checks that turn bad data into a clear error before any arithmetic happens."""
 import numpy as np
 
-__all__ = ["as_float_array", "check_data", "check_eps", "check_positive_int"]
+__all__ = ["as_float_array", "check_data", "check_eps", "check_open_unit", "check_positive_float",
+           "check_positive_int"]
 
 
 def check_positive_int(name, value):
@@ -11,6 +12,22 @@ def check_positive_int(name, value):
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
     return int(value)
+
+
+def check_open_unit(name, value):
+    """Return ``value`` as a float if it lies strictly between 0 and 1, else raise ``ValueError``."""
+    value = float(value)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def check_positive_float(name, value):
+    """Return ``value`` as a float if it is positive and finite, else raise ``ValueError``."""
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value
 
 
 def as_float_array(name, a, dtype=np.float64):

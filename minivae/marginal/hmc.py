@@ -49,7 +49,7 @@ once per leapfrog step.
 """
 import numpy as np
 
-from ..validation import as_float_array, check_positive_int
+from ..validation import as_float_array, check_open_unit, check_positive_int
 
 __all__ = ["STEP_SIZE_MIN", "STEP_SIZE_MAX", "leapfrog", "hmc_step", "HMC"]
 
@@ -73,12 +73,6 @@ def _check_step_size(step_size, M):
     if not np.all(np.isfinite(eps) & (eps > 0)):
         raise ValueError(f"step_size must be positive and finite, got {step_size!r}")
     return np.broadcast_to(eps, (M,)).copy()
-
-
-def _check_target_accept(target_accept):
-    if not 0.0 < target_accept < 1.0:
-        raise ValueError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
-    return float(target_accept)
 
 
 def _evaluate(target, z):
@@ -212,7 +206,7 @@ class HMC:
         self.z = _check_z(z0, "z0").copy()
         self.n_leapfrog = check_positive_int("n_leapfrog", n_leapfrog)
         self.step_size = step_size
-        self.target_accept = _check_target_accept(target_accept)
+        self.target_accept = check_open_unit("target_accept", target_accept)
         if not (np.isfinite(adapt_rate) and adapt_rate > 0 and np.isfinite(adapt_scale)
                 and adapt_scale > 0):
             raise ValueError(f"adapt_rate and adapt_scale must be positive and finite, "

@@ -41,24 +41,10 @@ from ..marginal.appendix_d import appendix_d_log_px
 from ..marginal.hmc import HMC
 from ..marginal.posterior import Posterior
 from ..training import Record, Trainer
-from ..validation import check_positive_int
+from ..validation import check_open_unit, check_positive_float, check_positive_int
 from .mstep import decoder_params, mstep_loss_and_grads
 
 __all__ = ["MCEMTrainer"]
-
-
-def _check_open_unit(name, value):
-    value = float(value)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
-    return value
-
-
-def _check_positive_float(name, value):
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
 
 
 class MCEMTrainer(Trainer):
@@ -97,8 +83,8 @@ class MCEMTrainer(Trainer):
                              f"model; build the VAE with dtype='float64'")
         self.n_leapfrog = check_positive_int("n_leapfrog", n_leapfrog)
         self.n_updates = check_positive_int("n_updates", n_updates)
-        self.target_accept = _check_open_unit("target_accept", target_accept)
-        self.initial_step_size = _check_positive_float("initial_step_size", initial_step_size)
+        self.target_accept = check_open_unit("target_accept", target_accept)
+        self.initial_step_size = check_positive_float("initial_step_size", initial_step_size)
         self.marginal_eval_size = check_positive_int("marginal_eval_size", marginal_eval_size)
         super().__init__(model, X_train, X_test, *args, **kwargs)
         N = len(self.X_train)
@@ -147,7 +133,7 @@ class MCEMTrainer(Trainer):
         self.chain_step_size[idx] = hmc.step_size
         Z = self.chain_z[idx]
         theta = decoder_params(model)
-        decay = 1.0 / len(self.X_train) if self.weight_prior else 0.0
+        decay = self._prior_decay()
         for k in range(self.n_updates):
             loss, grads, log_joint = mstep_loss_and_grads(model, X, Z)
             self._check_finite_mstep(loss, grads)
@@ -158,7 +144,7 @@ class MCEMTrainer(Trainer):
         return mean_log_joint
 
     def _check_finite_mstep(self, loss, grads):
-        bad = [name for name, g in grads.items() if not np.isfinite(np.sum(g))]
+        bad = self._nonfinite(grads)
         if np.isfinite(loss) and not bad:
             return
         raise FloatingPointError(
