@@ -125,7 +125,7 @@ class Trainer:
         self.eval_train_size = check_positive_int("eval_train_size", eval_train_size)
         self._prepare_eval_sets()
         shape = (self.batch_size, model.n_input)
-        self._rows, self._uniforms, self._binary = (np.empty(shape, self.dtype) for _ in range(3))
+        self._rows, self._binary = (np.empty(shape, self.dtype) for _ in range(2))
 
     def _prepare_eval_sets(self):
         if self.binarization == "fixed":
@@ -158,8 +158,7 @@ class Trainer:
         X = np.take(self.X_train, idx, axis=0, out=self._rows)
         if self.binarization != "dynamic":
             return X
-        U = self.rng.random(X.shape, dtype=X.dtype, out=self._uniforms)
-        kernels.binarize(X, U, self._binary)
+        kernels.binarize(X, self.rng.integers(2**64, dtype=np.uint64), self._binary)
         return self._binary
 
     def step(self):

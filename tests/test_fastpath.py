@@ -132,15 +132,19 @@ def test_float32_reaches_the_float64_bound_on_a_short_mnist_run(budget):
     X, _ = load_mnist("train")
     X_test, _ = load_mnist("test")
     samples = budget(60_000, 20_000)
-    bounds = {}
-    for dtype in ("float64", "float32"):
-        model = VAE(784, 200, 10, seed=0, dtype=dtype)
-        trainer = Trainer(model, X, X_test[:2000], seed=0, eval_train_size=2000)
-        trainer.run(samples, eval_every=samples)
-        bounds[dtype] = trainer.history[-1].test_bound
-    assert bounds["float64"] > trainer.history[0].test_bound + 200  # it learned
-    # float32 round-off changes the trajectory; the bound must agree within run-to-run noise
-    assert bounds["float32"] == pytest.approx(bounds["float64"], abs=2.0)
+    bounds = {"float64": [], "float32": []}
+    for seed in range(4):
+        for dtype in bounds:
+            model = VAE(784, 200, 10, seed=seed, dtype=dtype)
+            trainer = Trainer(model, X, X_test[:2000], seed=seed, eval_train_size=2000)
+            trainer.run(samples, eval_every=samples)
+            assert trainer.history[-1].test_bound > trainer.history[0].test_bound + 200  # learned
+            bounds[dtype].append(trainer.history[-1].test_bound)
+    # Round-off sends the two precisions down different trajectories, so compare means over
+    # seeds. After 20,000 samples one seed's test bound differs from another's by up to 9 nats
+    # (standard deviation 2.3-3.9 nats over seeds 0-3, both precisions, measured); the mean of
+    # four has a standard deviation under 2, a difference of two means under 2.8.
+    assert np.mean(bounds["float32"]) == pytest.approx(np.mean(bounds["float64"]), abs=9.0)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

@@ -107,11 +107,24 @@ def test_bounded_finds_non_finite_and_large_entries(backend, dtype):
                 assert not kernels.bounded(b, 10.0), (bad, where)
 
 
-def test_binarize():
-    X, U = RNG.random((M, D)), RNG.random((M, D))
-    assert_same(kernels.binarize, X, U, np.empty((M, D)))
-    out = run("numba", kernels.binarize, X, U, np.empty((M, D)))[-1]
+def _uniform(key, i):
+    """Draw ``i`` of seed ``key`` as :func:`kernels.binarize` defines it, in Python integers."""
+    mask = 2**64 - 1
+    z = (key + (i + 1) * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return ((z ^ (z >> 31)) >> 11) / 2**53
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_binarize(backend):
+    key = 2**64 - 3
+    X = RNG.random((M, D))
+    X[0, :2] = 0.0, 1.0
+    U = np.array([[_uniform(key, r * D + d) for d in range(D)] for r in range(M)])
+    out = run(backend, kernels.binarize, X, key, np.empty((M, D)))[-1]
     np.testing.assert_array_equal(out, (U < X).astype(float))
+    assert out[0, 0] == 0.0 and out[0, 1] == 1.0
 
 
 def test_kernels_work_in_float32_on_both_backends():
@@ -166,6 +179,64 @@ def test_sparsity_decision():
         assert kernels.data_is_sparse(sparse) and not kernels.data_is_sparse(dense)
     with use_backend("numpy"):
         assert not kernels.data_is_sparse(sparse)
+
+
+# -- dynamic binarization ----------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binarize_same_bits_on_both_backends_and_any_thread_count(dtype):
+    X = RNG.random((300, 784)).astype(dtype)  # large enough for the Numba loop to be split
+    outs = []
+    for backend, n_threads in (("numpy", 1), ("numba", 1), ("numba", 3)):
+        before = kernels.get_threads()
+        kernels.set_threads(n_threads)
+        try:
+            outs.append(run(backend, kernels.binarize, X, 2**64 - 5, np.empty_like(X))[1])
+        finally:
+            kernels.set_threads(before)
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    assert set(np.unique(outs[0])) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("p", [0.0, 0.03, 0.5, 0.97, 1.0])
+def test_binarize_draws_bernoulli_p(backend, p):
+    n = 200_000
+    X = np.full((250, 800), p)
+    with use_backend(backend):
+        B = np.empty_like(X)
+        kernels.binarize(X, 7, B)
+    assert B.mean() == pytest.approx(p, abs=5 * np.sqrt(p * (1 - p) / n))
+    if 0 < p < 1:  # neighbours (the stream's consecutive draws) and rows are uncorrelated
+        flat = B.ravel() - p
+        assert abs(np.mean(flat[1:] * flat[:-1])) < 5 * p * (1 - p) / np.sqrt(n)
+        assert abs(np.mean(B[1:] - p) * np.mean(B[:-1] - p)) < 1e-3
+
+
+def test_binarize_keys_give_independent_draws():
+    X = np.full((100, 784), 0.5)
+    draws = []
+    for key in (0, 1, 2**63):
+        B = np.empty_like(X)
+        with use_backend("numba"):
+            kernels.binarize(X, key, B)
+        draws.append(B.ravel() - 0.5)
+    n = X.size
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert abs(np.mean(draws[a] * draws[b])) < 5 * 0.25 / np.sqrt(n)
+    with use_backend("numba"):
+        again = np.empty_like(X)
+        kernels.binarize(X, 1, again)
+    np.testing.assert_array_equal(again.ravel() - 0.5, draws[1])
+
+
+def test_splitmix64_matches_the_published_stream():
+    # SplitMix64 seeded with 1234567: first outputs as printed by the reference C code
+    # (Vigna's splitmix64.c, state += gamma before mixing)
+    z = np.uint64(1234567)
+    with np.errstate(over="ignore"):  # uint64 scalars warn where the arithmetic wraps, by design
+        outs = [scalar.splitmix64(z + np.uint64(i) * scalar._GAMMA) for i in (1, 2, 3)]
+    assert [int(o) for o in outs] == [6457827717110365317, 3203168211198807973, 9817491932198370423]
 
 
 # -- vector maths (libmvec) and threads ---------------------------------------------------------

@@ -27,7 +27,8 @@ from numba import njit
 
 from . import vecmath as V
 from .scalar import (SIGMOID, SOFTPLUS, TANH, activation, activation_grad,
-                     adagrad_accumulate, adagrad_param, adam_param, bernoulli_terms_from,
+                     adagrad_accumulate, adagrad_param, adam_param, bernoulli_draw,
+                     bernoulli_terms_from,
                      gaussian_grad_logvar_from, gaussian_grad_mean_from, gaussian_loglik_from,
                      kl_grad_logvar, kl_term, moment, reparam_grad_logvar, reparameterize,
                      sigmoid_from, softplus_from_log1p)
@@ -293,11 +294,15 @@ def sparse_matmul(X, W, out, lo, hi):
 
 
 @njit(**_JIT)
-def binarize(X, U, out):
-    """``out <- (U < X)``: a Bernoulli sample of grey values ``X`` from uniforms ``U``."""
-    for r in range(X.shape[0]):
-        for d in range(X.shape[1]):
-            out[r, d] = 1.0 if U[r, d] < X[r, d] else 0.0
+def binarize(X, key, out, lo, hi):
+    """Rows ``lo:hi`` of ``out <-`` a Bernoulli sample of grey values ``X``: entry ``i``
+    (row-major) is :func:`~minivae.kernels.scalar.bernoulli_draw` ``(x_i, key, i)``."""
+    D = X.shape[1]
+    for r in range(lo, hi):
+        x, o = X[r], out[r]
+        first = np.uint64(r * D)
+        for d in range(D):
+            o[d] = 1.0 if bernoulli_draw(x[d], key, first + np.uint64(d)) else 0.0
 
 
 def warm_up(dtype=np.float64):
@@ -319,6 +324,6 @@ def warm_up(dtype=np.float64):
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
     add_into(flat.copy(), flat, 0, 4)
     bounded_probe(flat, t(1.0))
-    binarize(one, one, one.copy())
+    binarize(one, np.uint64(1), one.copy(), 0, 2)
     sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype), 0, 2)
     sparse_matmul(one.T, one, np.ones((3, 3), dtype), 0, 3)

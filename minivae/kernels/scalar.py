@@ -204,3 +204,27 @@ def moment(m, g, beta):
 def adam_param(p, m, v, lr, epsilon, correction1, correction2):
     r"""Adam's step $\theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$, $\hat m = m / c_1$, $\hat v = v / c_2$."""
     return p - lr * (m / correction1) / (np.sqrt(v / correction2) + epsilon)
+
+
+# Dynamic binarization: a counter-based stream, so that any row range can be drawn on its own.
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ONE, _S11, _S27, _S30, _S31 = (np.uint64(s) for s in (1, 11, 27, 30, 31))
+
+
+@register_jitable
+def splitmix64(z):
+    """SplitMix64's output function (Steele, Lea and Flood, 2014): a bijection of 64-bit words.
+    Applied to ``key + i * gamma`` for i = 1, 2, ... it gives the SplitMix64 stream of seed
+    ``key``; all arithmetic wraps modulo 2**64 (uint64 throughout)."""
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@register_jitable
+def bernoulli_draw(x, key, i):
+    """Whether draw ``i`` (uint64, from 0) of seed ``key`` (uint64) comes up 1 with probability
+    ``x``: output ``i + 1`` of SplitMix64, cut to a 53-bit uniform ``u`` in [0, 1), and
+    ``u < x``."""
+    return (splitmix64(key + (i + _ONE) * _GAMMA) >> _S11) * 2.0 ** -53 < x
