@@ -16,10 +16,12 @@ training loop, with changes that are about speed only:
   thread; each thread runs the whole forward and backward pass of its shard with one-threaded
   BLAS, and the shards' gradients are then summed (:meth:`FastPath.n_shards`), or, for the
   trainer, checked on their threads and handed to the optimizer as parts that it adds while it
-  updates (:meth:`FastPath.loss_and_grad_parts`).
+  updates (:meth:`FastPath.loss_and_grad_parts`); :meth:`FastPath.bound` is sharded the same
+  way, each shard writing its rows of the result.
 
 Only estimator B (eq. 7) is fused; estimator A goes through the model's reference path.
 """
+import functools
 from types import SimpleNamespace
 
 import numpy as np
@@ -114,12 +116,19 @@ class FastPath:
         return ws.ll.reshape(L, M).mean(axis=0) - ws.kl
 
     def bound(self, X, eps):
-        r"""Estimator B of the bound per datapoint, ``(M,)``, for ``X (M, D)`` and ``eps (L, M, J)``."""
+        r"""Estimator B of the bound per datapoint, ``(M,)``, for ``X (M, D)`` and ``eps (L, M, J)``;
+        sharded over threads as the training step is (:meth:`_each_shard`)."""
         L, M = eps.shape[0], X.shape[0]
-        ws = self._workspace(M, L)
-        self._forward(X, eps, ws, K.data_is_sparse(X))
-        self._loglik(X, ws, 0.0)
-        return self._bound(ws, M, L)
+        sparse = K.data_is_sparse(X)
+        bounds = np.empty(M, self.model.params["enc.b_mu"].dtype)
+
+        def shard(i, rows, ws):
+            self._forward(X[rows], eps[:, rows], ws, sparse)
+            self._loglik(X[rows], ws, 0.0)
+            bounds[rows] = self._bound(ws, rows.stop - rows.start, L)
+
+        self._each_shard(M, L, shard)
+        return bounds
 
     # -- backward ---------------------------------------------------------------------------
     def _mlp_backward(self, G, dH, prefix, inputs, outputs, grad_bufs, dinput, sparse=False):
@@ -187,25 +196,31 @@ class FastPath:
         L, M = eps.shape[0], X.shape[0]
         sparse = K.data_is_sparse(X)
         k = self.n_shards(M)
-        if k == 1:
-            ws = self._workspace(M, L)
-            return -self._shard(X, eps, M, ws, sparse) / M, GradientParts([ws.flat_grads], ws.grads)
-        cuts = [i * M // k for i in range(k + 1)]
-        wss = [self._workspace(cuts[i + 1] - cuts[i], L, i) for i in range(k)]
         totals, fine = [0.0] * k, [False] * k
-        limit = np.finfo(wss[0].flat_grads.dtype).max / k  # k parts this small cannot sum to inf
+        limit = np.finfo(self.model.params["enc.b_mu"].dtype).max / k  # k such parts sum finitely
 
-        def shard(i):
-            def run():
-                rows = slice(cuts[i], cuts[i + 1])
-                totals[i] = self._shard(X[rows], eps[:, rows], M, wss[i], sparse)
-                fine[i] = check and K.bounded(wss[i].flat_grads, limit)
-            return run
+        def shard(i, rows, ws):
+            totals[i] = self._shard(X[rows], eps[:, rows], M, ws, sparse)
+            fine[i] = check and k > 1 and K.bounded(ws.flat_grads, limit)
 
-        with blas.single_threaded():
-            threads.run_each([shard(i) for i in range(k)])
+        wss = self._each_shard(M, L, shard)
         parts = GradientParts([ws.flat_grads for ws in wss], wss[0].grads, checked=all(fine))
         return -sum(totals) / M, parts
+
+    def _each_shard(self, M, L, fn):
+        """``fn(i, rows, ws)`` for each shard ``i`` of :meth:`n_shards`: a slice ``rows`` of the
+        minibatch's ``M`` rows and the shard's workspace ``ws``; with several shards, each on a
+        thread of its own with one-threaded BLAS. Returns the workspaces, in shard order."""
+        k = self.n_shards(M)
+        cuts = [i * M // k for i in range(k + 1)]
+        jobs = [(i, slice(cuts[i], cuts[i + 1]), self._workspace(cuts[i + 1] - cuts[i], L, i))
+                for i in range(k)]
+        if k == 1:
+            fn(*jobs[0])
+        else:
+            with blas.single_threaded():
+                threads.run_each([functools.partial(fn, *job) for job in jobs])
+        return [ws for _, _, ws in jobs]
 
     def n_shards(self, M):
         """How many shards a minibatch of ``M`` rows is cut into: one per thread on the Numba

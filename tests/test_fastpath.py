@@ -165,8 +165,9 @@ def test_sparse_binary_data_takes_the_same_numbers(backend):
 @pytest.mark.parametrize("L", [1, 3])
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_sharded_minibatch_gives_the_reference_numbers(config, L, n_threads, monkeypatch):
-    """One shard of rows per thread, each with its own workspace; the summed gradients are the
-    reference's to float64 round-off, and a second call repeats them bit for bit."""
+    """One shard of rows per thread, each with its own workspace; the summed gradients and the
+    bound per datapoint are the reference's to float64 round-off, and a second call repeats the
+    gradients bit for bit."""
     from minivae import fastpath
     from minivae.kernels import blas, threads
     if not blas.available():
@@ -181,8 +182,10 @@ def test_sharded_minibatch_gives_the_reference_numbers(config, L, n_threads, mon
             assert model.fastpath.n_shards(len(X)) == n_threads
             sharded = [model.fastpath.loss_and_grads(X, eps) for _ in range(2)]
             sharded = [(l_, {k: g.copy() for k, g in gs.items()}) for l_, gs in sharded]
+            bound = model.fastpath.bound(X, eps)
     finally:
         threads.set_threads(before)
+    np.testing.assert_allclose(bound, model.elbo(X, eps, "B"), rtol=1e-12)
     (first, g1), (second, g2) = sharded
     assert first == pytest.approx(loss, rel=1e-12) and second == first
     for name, g in grads.items():
