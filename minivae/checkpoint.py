@@ -122,6 +122,8 @@ def restore_trainer(directory, X_train, X_test=None, callbacks=()):
     ckpt = load(directory)
     if ckpt.trainer is None:
         raise ValueError(f"{directory} holds a model without training state; nothing to resume")
+    if ckpt.extra.get("algorithm") == "mcem":  # its chains and settings need their own restore
+        raise ValueError(f"{directory} holds an MCEM run; restore it with minivae.mcem.restore_mcem")
     state = ckpt.trainer
     config = dict(state["config"])
     n_train = config.pop("n_train")

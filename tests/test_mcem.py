@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import norm
 
 import minivae
-from minivae import checkpoint
+from minivae import checkpoint, wakesleep
 from minivae.gradcheck import check_params
 from minivae.marginal.hmc import HMC
 from minivae.marginal.posterior import Posterior
@@ -242,6 +242,10 @@ def test_bad_checkpoints_are_reported(data, tmp_path):
     save_mcem(tmp_path / "b", trainer)
     with pytest.raises(ValueError, match="200 rows"):
         restore_mcem(tmp_path / "b", data[0][:100])
+    with pytest.raises(ValueError, match="restore_mcem"):  # not a TypeError from its settings
+        checkpoint.restore_trainer(tmp_path / "b", *data)
+    with pytest.raises(ValueError, match="restore_mcem"):
+        wakesleep.restore(tmp_path / "b", *data)
     trainer.step()
     checkpoint.save(tmp_path / "b", trainer.model, trainer, extra={"algorithm": "mcem"})
     with pytest.raises(ValueError, match="interrupted"):    # chains from 0 samples, model at 20
