@@ -91,17 +91,18 @@ def decoder_forward(Z, params, n_layers, activation, kind, sigmoid_mean=True):
     return outputs, DecoderCache(lead_shape, mlp_cache, head_caches, mean_act)
 
 
-def decoder_backward(doutputs, cache):
+def decoder_backward(doutputs, cache, param_grads=True):
     """Backward of :func:`decoder_forward`.
 
     Parameters
     ----------
     doutputs : dict head -> ndarray (..., D)
+    param_grads : bool, whether to form the parameters' gradients (``False``: ``dZ`` only)
 
     Returns
     -------
     dZ : ndarray (..., J)
-    grads : dict, the gradient for every ``dec.*`` parameter
+    grads : dict, the gradient for every ``dec.*`` parameter (empty with ``param_grads=False``)
     """
     doutputs = dict(doutputs)
     if cache.mean_act is not None:
@@ -109,11 +110,13 @@ def decoder_backward(doutputs, cache):
     grads, dH = {}, 0.0
     for head, head_cache in cache.heads.items():
         dout = doutputs[head].reshape(-1, doutputs[head].shape[-1])
-        dH_head, grads[f"dec.W_{head}"], grads[f"dec.b_{head}"] = affine_backward(dout, head_cache)
+        dH_head, grads[f"dec.W_{head}"], grads[f"dec.b_{head}"] = affine_backward(
+            dout, head_cache, param_grads)
         dH = dH + dH_head
-    dZ, dWs, dbs = mlp_backward(dH, cache.mlp)
+    dZ, dWs, dbs = mlp_backward(dH, cache.mlp, param_grads)
     for k, (dW, db) in enumerate(zip(dWs, dbs), start=1):
         grads[f"dec.W{k}"], grads[f"dec.b{k}"] = dW, db
+    grads = grads if param_grads else {}
     return dZ.reshape(*cache.lead_shape, -1), grads
 
 
@@ -143,17 +146,17 @@ def decoder_loglik_forward(X, Z, params, n_layers, activation, kind, sigmoid_mea
     return log_px_z, LoglikCache(kind, dec_cache, ll_cache)
 
 
-def decoder_loglik_backward(dlog_px_z, cache):
+def decoder_loglik_backward(dlog_px_z, cache, param_grads=True):
     """Backward of :func:`decoder_loglik_forward`.
 
     Returns
     -------
     dZ : ndarray, the shape of ``Z``
-    grads : dict, the gradient for every ``dec.*`` parameter
+    grads : dict, the gradient for every ``dec.*`` parameter (empty with ``param_grads=False``)
     """
     if cache.kind == "bernoulli":
         doutputs = {"logits": bernoulli_loglik_backward(dlog_px_z, cache.loglik)}
     else:
         dmean, dlogvar = gaussian_loglik_backward(dlog_px_z, cache.loglik)
         doutputs = {"mean": dmean, "logvar": dlogvar}
-    return decoder_backward(doutputs, cache.decoder)
+    return decoder_backward(doutputs, cache.decoder, param_grads)

@@ -42,7 +42,7 @@ def affine_forward(X, W, b):
     return X @ W + b, AffineCache(X, W)
 
 
-def affine_backward(dout, cache):
+def affine_backward(dout, cache, param_grads=True):
     r"""Backward of :func:`affine_forward`.
 
     $dX = \text{dout}\, W^\top$, $dW = X^\top \text{dout}$, $db = \sum_m \text{dout}_m$.
@@ -50,10 +50,12 @@ def affine_backward(dout, cache):
     Returns
     -------
     dX : ndarray (M, D_in)
-    dW : ndarray (D_in, D_out)
-    db : ndarray (D_out,)
+    dW : ndarray (D_in, D_out), or ``None`` with ``param_grads=False``
+    db : ndarray (D_out,), or ``None`` with ``param_grads=False``
     """
     X, W = cache
+    if not param_grads:  # only the input's gradient, e.g. for HMC in z
+        return dout @ W.T, None, None
     return dout @ W.T, X.T @ dout, dout.sum(axis=0)
 
 
@@ -81,19 +83,20 @@ def mlp_forward(X, weights, biases, activation):
     return h, MLPCache(layers)
 
 
-def mlp_backward(dH, cache):
+def mlp_backward(dH, cache, param_grads=True):
     r"""Backward of :func:`mlp_forward`.
 
     Returns
     -------
     dX : ndarray (M, D)
     dweights, dbiases : lists of ndarray, in the order of the forward's ``weights``/``biases``
+        (lists of ``None`` with ``param_grads=False``)
     """
     dweights, dbiases = [], []
     dh = dH
     for affine_cache, act_cache in reversed(cache.layers):
         da = activation_backward(dh, act_cache)
-        dh, dW, db = affine_backward(da, affine_cache)
+        dh, dW, db = affine_backward(da, affine_cache, param_grads)
         dweights.append(dW)
         dbiases.append(db)
     return dh, dweights[::-1], dbiases[::-1]

@@ -81,6 +81,15 @@ def test_affine_backward_matches_explicit_sums(seed, M, D_in, D_out):
     np.testing.assert_allclose(db, dout.sum(axis=0), rtol=1e-12, atol=1e-12)
 
 
+def test_affine_backward_can_skip_the_parameter_gradients():
+    rng = np.random.default_rng(2)
+    X, W, b, dout = (rng.standard_normal(s) for s in ((3, 4), (4, 2), (2,), (3, 2)))
+    _, cache = affine_forward(X, W, b)
+    dX, dW, db = affine_backward(dout, cache, param_grads=False)
+    np.testing.assert_array_equal(dX, affine_backward(dout, cache)[0])
+    assert dW is None and db is None
+
+
 def test_affine_backward_does_not_mutate_cache_or_upstream():
     rng = np.random.default_rng(1)
     X, W, b, dout = (rng.standard_normal(s) for s in ((3, 4), (4, 2), (2,), (3, 2)))

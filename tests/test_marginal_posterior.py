@@ -51,6 +51,9 @@ def test_log_joint_gradient_in_z_matches_finite_differences(decoder, L):
     assert dZ.shape == Z.shape
     check_vjp(lambda: log_joint_forward(X, Z, model.params, *_args(model))[0], {"Z": Z}, dout,
               {"Z": dZ}, tol=1e-7)
+    dZ_only, grads = log_joint_backward(dout, cache, param_grads=False)  # what HMC asks for
+    np.testing.assert_array_equal(dZ_only, dZ)
+    assert grads == {}
 
 
 @pytest.mark.parametrize("decoder", DECODERS)

@@ -56,7 +56,7 @@ def log_joint_forward(X, Z, params, n_layers, activation, kind, sigmoid_mean=Tru
     return log_pz + log_px_z, LogJointCache(loglik_cache, prior_cache)
 
 
-def log_joint_backward(dout, cache):
+def log_joint_backward(dout, cache, param_grads=True):
     r"""Backward of :func:`log_joint_forward`.
 
     $\partial/\partial z = -z\cdot$ ``dout`` $+$ the decoder's VJP into $z$;
@@ -69,9 +69,9 @@ def log_joint_backward(dout, cache):
     Returns
     -------
     dZ : ndarray, the shape of ``Z``
-    grads : dict, the gradient for every ``dec.*`` parameter
+    grads : dict, the gradient for every ``dec.*`` parameter (empty with ``param_grads=False``)
     """
-    dZ, grads = decoder_loglik_backward(dout, cache.loglik)
+    dZ, grads = decoder_loglik_backward(dout, cache.loglik, param_grads)
     return dZ + log_standard_normal_backward(dout, cache.prior), grads
 
 
@@ -142,5 +142,5 @@ class Posterior:
         """
         log_joint, cache = log_joint_forward(self.X, self._check_Z(Z), self.model.params,
                                              *self.model._decoder_args())
-        dZ, _ = log_joint_backward(np.ones_like(log_joint), cache)
+        dZ, _ = log_joint_backward(np.ones_like(log_joint), cache, param_grads=False)
         return log_joint, dZ
