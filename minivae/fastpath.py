@@ -60,7 +60,7 @@ class FastPath:
         return self._workspaces[key]
 
     def _allocate(self, M, L):
-        m, dt, R = self.model, self.model.params["enc.b_mu"].dtype, L * M
+        m, dt, R = self.model, self.model.dtype, L * M
         empty = lambda *shape: np.empty(shape, dt)  # noqa: E731
         return SimpleNamespace(
             enc=[empty(M, h) for h in m.n_hidden], denc=[empty(M, h) for h in m.n_hidden],
@@ -120,14 +120,14 @@ class FastPath:
         sharded over threads as the training step is (:meth:`_each_shard`)."""
         L, M = eps.shape[0], X.shape[0]
         sparse = K.data_is_sparse(X)
-        bounds = np.empty(M, self.model.params["enc.b_mu"].dtype)
+        bounds = np.empty(M, self.model.dtype)
 
         def shard(i, rows, ws):
             self._forward(X[rows], eps[:, rows], ws, sparse)
             self._loglik(X[rows], ws, 0.0)
             bounds[rows] = self._bound(ws, rows.stop - rows.start, L)
 
-        self._each_shard(M, L, shard)
+        self._each_shard(self.n_shards(M), M, L, shard)
         return bounds
 
     # -- backward ---------------------------------------------------------------------------
@@ -167,7 +167,7 @@ class FastPath:
         in float32, where OpenBLAS's product with a transposed right-hand side ran at 61 GFLOP/s
         against 87 for the other layout, (50, 784) x (784, 500) on one core; in float64 it did not
         (docs/performance.md)."""
-        return self.model.params["enc.b_mu"].dtype == np.float32
+        return self.model.dtype == np.float32
 
     def loss_and_grads(self, X, eps):
         r"""The loss $-\frac1M\sum_i \tilde{\mathcal L}^B(x^{(i)})$ and its gradient.
@@ -197,21 +197,20 @@ class FastPath:
         sparse = K.data_is_sparse(X)
         k = self.n_shards(M)
         totals, fine = [0.0] * k, [False] * k
-        limit = np.finfo(self.model.params["enc.b_mu"].dtype).max / k  # k such parts sum finitely
+        limit = np.finfo(self.model.dtype).max / k  # k such parts sum finitely
 
         def shard(i, rows, ws):
             totals[i] = self._shard(X[rows], eps[:, rows], M, ws, sparse)
             fine[i] = check and k > 1 and K.bounded(ws.flat_grads, limit)
 
-        wss = self._each_shard(M, L, shard)
+        wss = self._each_shard(k, M, L, shard)
         parts = GradientParts([ws.flat_grads for ws in wss], wss[0].grads, checked=all(fine))
         return -sum(totals) / M, parts
 
-    def _each_shard(self, M, L, fn):
-        """``fn(i, rows, ws)`` for each shard ``i`` of :meth:`n_shards`: a slice ``rows`` of the
-        minibatch's ``M`` rows and the shard's workspace ``ws``; with several shards, each on a
-        thread of its own with one-threaded BLAS. Returns the workspaces, in shard order."""
-        k = self.n_shards(M)
+    def _each_shard(self, k, M, L, fn):
+        """``fn(i, rows, ws)`` for each of ``k`` shards (:meth:`n_shards`): a slice ``rows`` of
+        the minibatch's ``M`` rows and the shard's workspace ``ws``; with several shards, each on
+        a thread of its own with one-threaded BLAS. Returns the workspaces, in shard order."""
         cuts = [i * M // k for i in range(k + 1)]
         jobs = [(i, slice(cuts[i], cuts[i + 1]), self._workspace(cuts[i + 1] - cuts[i], L, i))
                 for i in range(k)]
