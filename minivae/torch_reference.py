@@ -4,7 +4,8 @@ PyTorch is not a dependency of minivae: this module imports it lazily and is use
 is installed (``pip install torch==2.13.0``). The model and its training step do the same work
 as :class:`minivae.Trainer` with the fused path: a shuffled minibatch, dynamic binarization,
 one reparameterized sample, estimator B, autograd, and Adagrad whose ``weight_decay = 1/N`` is
-the N(0, I) weight prior per datapoint.
+the N(0, I) weight prior per datapoint. The yardstick is PyTorch at its fastest here: its fused
+Adagrad, and as many threads as BLAS has.
 """
 __all__ = ["available", "torch_stepper"]
 
@@ -16,6 +17,17 @@ def available():
     except ImportError:
         return False
     return True
+
+
+def _adagrad(torch, params, **settings):
+    """PyTorch's fastest Adagrad: the fused one-kernel update (on the CPU since PyTorch 2.4), else
+    the default loop. Same arithmetic: after 200 steps the float64 parameters of the two agree to
+    6e-13; with fused, batch 100 in float32 ran at 21,000-23,000 examples/s against 14,000-17,000
+    (docs/performance.md)."""
+    try:
+        return torch.optim.Adagrad(params, fused=True, **settings)
+    except (TypeError, RuntimeError):  # a PyTorch without the fused CPU Adagrad
+        return torch.optim.Adagrad(params, **settings)
 
 
 def _linear(torch, n_in, n_out, dtype, std):
@@ -40,7 +52,7 @@ def torch_stepper(X, batch_size, dtype="float32", threads=None, n_hidden=500, n_
     mu_head, logvar_head = (_linear(torch, n_hidden, n_latent, tdtype, 0.01) for _ in range(2))
     logits_head = _linear(torch, n_hidden, D, tdtype, 0.01)
     params = [p for m in (enc, mu_head, logvar_head, dec, logits_head) for p in m.parameters()]
-    opt = torch.optim.Adagrad(params, lr=lr, eps=1e-10, weight_decay=1.0 / N)
+    opt = _adagrad(torch, params, lr=lr, eps=1e-10, weight_decay=1.0 / N)
     perm = torch.randperm(N)
 
     def step(k):
