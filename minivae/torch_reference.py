@@ -7,7 +7,7 @@ one reparameterized sample, estimator B, autograd, and Adagrad whose ``weight_de
 the N(0, I) weight prior per datapoint. The yardstick is PyTorch at its fastest here: its fused
 Adagrad, and as many threads as BLAS has.
 """
-__all__ = ["available", "torch_stepper"]
+__all__ = ["LAYERS", "available", "torch_adagrad", "torch_layers", "torch_loss", "torch_stepper"]
 
 
 def available():
@@ -37,6 +37,45 @@ def _linear(torch, n_in, n_out, dtype, std):
     return layer
 
 
+LAYERS = {"enc": ("enc", "1"), "mu": ("enc", "_mu"), "logvar": ("enc", "_logvar"),
+          "dec": ("dec", "1"), "logits": ("dec", "_logits")}
+"""The yardstick's layers and the :class:`minivae.VAE` parameters they hold: layer ``name`` has
+weight ``W{suffix}`` (transposed: PyTorch stores ``(out, in)``) and bias ``b{suffix}`` of
+``{prefix}``."""
+
+
+def torch_layers(D, n_hidden, n_latent, dtype="float32", std=0.01):
+    """The layers of the 784-H-J Bernoulli VAE (:data:`LAYERS`), weights and biases drawn from
+    N(0, std^2) by PyTorch's generator."""
+    import torch
+    tdtype = getattr(torch, dtype)
+    shapes = {"enc": (D, n_hidden), "mu": (n_hidden, n_latent), "logvar": (n_hidden, n_latent),
+              "dec": (n_latent, n_hidden), "logits": (n_hidden, D)}
+    return {name: _linear(torch, *shapes[name], tdtype, std) for name in LAYERS}
+
+
+def torch_loss(layers, x, noise):
+    r"""Estimator B's loss, $-\frac1M \sum_i \tilde{\mathcal L}^B(x^{(i)})$, for the binary
+    minibatch ``x (M, D)`` and one draw of ``noise (M, J)``, as :meth:`minivae.VAE.loss_and_grads`
+    computes it."""
+    import torch
+    h = torch.tanh(layers["enc"](x))
+    mu, logvar = layers["mu"](h), layers["logvar"](h)
+    z = mu + torch.exp(0.5 * logvar) * noise
+    logits = layers["logits"](torch.tanh(layers["dec"](z)))
+    log_px_z = -torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+    kl = 0.5 * torch.sum(mu * mu + torch.expm1(logvar) - logvar)
+    return -(log_px_z - kl) / x.shape[0]
+
+
+def torch_adagrad(layers, N, lr=0.02):
+    """Adagrad over ``layers`` as :class:`minivae.Trainer` runs it: step size ``lr``, accumulator
+    from 0, ``delta = 1e-10``, and the weight prior as ``weight_decay = 1/N``."""
+    import torch
+    params = [p for layer in layers.values() for p in layer.parameters()]
+    return _adagrad(torch, params, lr=lr, eps=1e-10, weight_decay=1.0 / N)
+
+
 def torch_stepper(X, batch_size, dtype="float32", threads=None, n_hidden=500, n_latent=20,
                   lr=0.02, seed=0):
     """The 784-H-J Bernoulli VAE in PyTorch: returns ``step(k)``, which trains on the ``k``-th
@@ -45,26 +84,16 @@ def torch_stepper(X, batch_size, dtype="float32", threads=None, n_hidden=500, n_
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    tdtype = getattr(torch, dtype)
-    data = torch.as_tensor(X, dtype=tdtype)
+    data = torch.as_tensor(X, dtype=getattr(torch, dtype))
     N, D = data.shape
-    enc, dec = _linear(torch, D, n_hidden, tdtype, 0.01), _linear(torch, n_latent, n_hidden, tdtype, 0.01)
-    mu_head, logvar_head = (_linear(torch, n_hidden, n_latent, tdtype, 0.01) for _ in range(2))
-    logits_head = _linear(torch, n_hidden, D, tdtype, 0.01)
-    params = [p for m in (enc, mu_head, logvar_head, dec, logits_head) for p in m.parameters()]
-    opt = _adagrad(torch, params, lr=lr, eps=1e-10, weight_decay=1.0 / N)
+    layers = torch_layers(D, n_hidden, n_latent, dtype)
+    opt = torch_adagrad(layers, N, lr)
     perm = torch.randperm(N)
 
     def step(k):
         start = (k * batch_size) % (N - batch_size)
         x = torch.bernoulli(data[perm[start:start + batch_size]])
-        h = torch.tanh(enc(x))
-        mu, logvar = mu_head(h), logvar_head(h)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        logits = logits_head(torch.tanh(dec(z)))
-        log_px_z = -torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-        kl = 0.5 * torch.sum(mu * mu + torch.expm1(logvar) - logvar)
-        loss = -(log_px_z - kl) / batch_size
+        loss = torch_loss(layers, x, torch.randn(batch_size, n_latent, dtype=x.dtype))
         opt.zero_grad(set_to_none=False)
         loss.backward()
         opt.step()
