@@ -124,8 +124,7 @@ class Trainer:
         self.stop = False
         self.eval_train_size = check_positive_int("eval_train_size", eval_train_size)
         self._prepare_eval_sets()
-        shape = (self.batch_size, model.n_input)
-        self._rows, self._binary = (np.empty(shape, self.dtype) for _ in range(2))
+        self._batch = np.empty((self.batch_size, model.n_input), self.dtype)
 
     def _prepare_eval_sets(self):
         if self.binarization == "fixed":
@@ -155,11 +154,10 @@ class Trainer:
             self.pos = 0
         idx = self.perm[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
-        X = np.take(self.X_train, idx, axis=0, out=self._rows)
         if self.binarization != "dynamic":
-            return X
-        kernels.binarize(X, self.rng.integers(2**64, dtype=np.uint64), self._binary)
-        return self._binary
+            return np.take(self.X_train, idx, axis=0, out=self._batch)
+        kernels.binarize(self.X_train, self.rng.integers(2**64, dtype=np.uint64), self._batch, idx)
+        return self._batch
 
     def step(self):
         """One minibatch update; returns the minibatch's mean bound (nats per datapoint).

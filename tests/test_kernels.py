@@ -182,6 +182,17 @@ def test_sparsity_decision():
 
 
 # -- dynamic binarization ----------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_binarize_rows_reads_the_rows_where_they_lie(backend):
+    """``binarize(X, key, out, rows)`` draws exactly what ``binarize(X[rows], key, out)`` does:
+    the trainer samples its minibatch from the training set without copying it out first."""
+    X = RNG.random((500, 784))
+    rows = RNG.permutation(500)[:150]  # large enough for the Numba loop to be split
+    expected = run(backend, kernels.binarize, X[rows], 7, np.empty((150, 784)))[-1]
+    got = run(backend, kernels.binarize, X, 7, np.empty((150, 784)), rows)[1]
+    np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_binarize_same_bits_on_both_backends_and_any_thread_count(dtype):
     X = RNG.random((300, 784)).astype(dtype)  # large enough for the Numba loop to be split

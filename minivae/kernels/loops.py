@@ -294,12 +294,14 @@ def sparse_matmul(X, W, out, lo, hi):
 
 
 @njit(**_JIT)
-def binarize(X, key, out, lo, hi):
-    """Rows ``lo:hi`` of ``out <-`` a Bernoulli sample of grey values ``X``: entry ``i``
-    (row-major) is :func:`~minivae.kernels.scalar.bernoulli_draw` ``(x_i, key, i)``."""
+def binarize(X, rows, key, out, lo, hi):
+    """Rows ``lo:hi`` of ``out <-`` a Bernoulli sample of grey values ``X[rows]``: entry ``i``
+    (row-major in ``out``) is :func:`~minivae.kernels.scalar.bernoulli_draw` ``(x_i, key, i)``.
+    Reading the rows of ``X`` where they lie saves copying a minibatch out of the training set
+    first."""
     D = X.shape[1]
     for r in range(lo, hi):
-        x, o = X[r], out[r]
+        x, o = X[rows[r]], out[r]
         first = np.uint64(r * D)
         for d in range(D):
             o[d] = 1.0 if bernoulli_draw(x[d], key, first + np.uint64(d)) else 0.0
@@ -324,6 +326,6 @@ def warm_up(dtype=np.float64):
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
     add_into(flat.copy(), flat, 0, 4)
     bounded_probe(flat, t(1.0))
-    binarize(one, np.uint64(1), one.copy(), 0, 2)
+    binarize(one, np.arange(2), np.uint64(1), one.copy(), 0, 2)
     sparse_matmul(one, one.T.copy(), np.ones((2, 2), dtype), 0, 2)
     sparse_matmul(one.T, one, np.ones((3, 3), dtype), 0, 3)
