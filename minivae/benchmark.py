@@ -138,6 +138,7 @@ def run_benchmark(steps=300, warmup=30, batch_sizes=(100, 1000), dtypes=("float3
     first, cached = compile_times()
     return {"rows": rows, "threads": threads(), "blas": blas_info(), "cpu_count": os.cpu_count(),
             "numpy": np.__version__, "torch_available": torch_reference.available(),
+            "torch": torch_reference.describe() if torch else None,
             "vector_math": kernels.vecmath.enabled(), "kernels": _kernels_line(), "rounds": rounds,
             "compile_seconds": first, "cached_startup_seconds": cached, "load_average": _load()}
 
@@ -192,6 +193,8 @@ def format_table(result):
                  "a row take turns; ratios are medians of the per-round ratios")
     if not result["torch_available"]:
         lines.append("PyTorch is not installed: `pip install torch==2.13.0` adds it as the yardstick.")
+    elif result.get("torch"):
+        lines.append(f"yardstick: {result['torch']}, as many threads as BLAS")
     lines.append(result["kernels"])
     lines.append(f"Numba: first compile {result['compile_seconds']:.1f} s, start-up from the disk "
                  f"cache {result['cached_startup_seconds']:.1f} s (each including import)")

@@ -7,7 +7,7 @@ one reparameterized sample, estimator B, autograd, and Adagrad whose ``weight_de
 the N(0, I) weight prior per datapoint. The yardstick is PyTorch at its fastest here: its fused
 Adagrad, and as many threads as BLAS has.
 """
-__all__ = ["LAYERS", "available", "torch_adagrad", "torch_layers", "torch_loss", "torch_stepper"]
+__all__ = ["LAYERS", "available", "describe", "torch_adagrad", "torch_layers", "torch_loss", "torch_stepper"]
 
 
 def available():
@@ -17,6 +17,16 @@ def available():
     except ImportError:
         return False
     return True
+
+
+def describe():
+    """The yardstick in a few words, e.g. ``"PyTorch 2.13.0+cpu, fused Adagrad"``; ``None``
+    without PyTorch."""
+    if not available():
+        return None
+    import torch
+    opt = _adagrad(torch, [torch.zeros(1, requires_grad=True)], lr=0.1)
+    return f"PyTorch {torch.__version__}, {'fused' if opt.defaults.get('fused') else 'default'} Adagrad"
 
 
 def _adagrad(torch, params, **settings):

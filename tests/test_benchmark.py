@@ -65,3 +65,18 @@ def test_run_benchmark_needs_a_round():
     import pytest
     with pytest.raises(ValueError, match="rounds"):
         benchmark.run_benchmark(rounds=0)
+
+
+def test_the_table_names_the_yardstick_or_how_to_install_it():
+    row = benchmark._row(100, "float32", [{"numpy": 10.0, "numba": 30.0, "torch": 15.0}])
+    result = {"rows": [row], "threads": 2, "cpu_count": 2, "blas": "OpenBLAS", "numpy": "2",
+              "rounds": 1, "kernels": "kernels", "compile_seconds": 9.0,
+              "cached_startup_seconds": 0.6, "torch_available": True,
+              "torch": "PyTorch 2.13.0+cpu, fused Adagrad"}
+    text = benchmark.format_table(result)
+    assert "yardstick: PyTorch 2.13.0+cpu, fused Adagrad, as many threads as BLAS" in text
+    assert "2.00x" in text and "pip install" not in text
+    result.update(rows=[benchmark._row(100, "float32", [{"numba": 30.0}])],
+                  torch_available=False, torch=None)
+    text = benchmark.format_table(result)
+    assert "`pip install torch==2.13.0`" in text and "yardstick:" not in text

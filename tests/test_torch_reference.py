@@ -6,7 +6,7 @@ import pytest
 
 from minivae import VAE
 from minivae.optim import Adagrad
-from minivae.torch_reference import LAYERS, torch_adagrad, torch_layers, torch_loss
+from minivae.torch_reference import LAYERS, describe, torch_adagrad, torch_layers, torch_loss
 
 torch = pytest.importorskip("torch")
 
@@ -64,3 +64,7 @@ def test_the_yardsticks_adagrad_takes_the_trainers_steps(pair):
                                    model.params[f"{prefix}.W{suffix}"], rtol=1e-10, err_msg=name)
         np.testing.assert_allclose(layers[name].bias.detach().numpy(),
                                    model.params[f"{prefix}.b{suffix}"], rtol=1e-10, err_msg=name)
+
+
+def test_the_yardstick_says_which_adagrad_it_runs():
+    assert describe() == f"PyTorch {torch.__version__}, fused Adagrad"  # PyTorch >= 2.4 has it
