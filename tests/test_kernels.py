@@ -91,6 +91,26 @@ def test_adagrad_sum_is_adagrad_on_the_parts_added_in_order(backend, dtype, n_pa
     assert_same(kernels.adagrad_sum, p, parts, G, 0.02, 1e-10, 1e-3)
 
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adagrad_flushes_subnormal_parameters_to_zero(backend, dtype):
+    """A weight whose prior gradient underflows would stay subnormal for good; Adagrad sets every
+    result below the smallest normal number to 0 (keeping its sign) and leaves the rest alone."""
+    tiny = np.finfo(dtype).tiny
+    p = np.array([tiny / 4, -tiny / 2, tiny, -4 * tiny, 0.5, 0.0], dtype)
+    g, G = np.zeros_like(p), np.ones_like(p)
+    with use_backend(backend):
+        kernels.force_compiled_loops(True)
+        try:
+            kernels.adagrad(p, g, G, 0.02, 1e-10, 1.0 / 60_000)
+        finally:
+            kernels.force_compiled_loops(False)
+    np.testing.assert_array_equal(p[:3], [0.0, 0.0, 0.0])  # tiny itself steps just below tiny
+    assert np.signbit(p[1])
+    assert -4 * tiny <= p[3] < -2 * tiny and 0 < p[4] < 0.5 and p[5] == 0.0
+    assert not np.any((p != 0) & (np.abs(p) < tiny))
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_bounded_finds_non_finite_and_large_entries(backend, dtype):

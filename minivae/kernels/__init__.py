@@ -133,15 +133,17 @@ def adagrad(p, g, G, lr, delta, decay):
 def adagrad_sum(p, parts, G, lr, delta, decay):
     """:func:`adagrad` along the sum of the flat arrays ``parts`` (added in order, as
     :func:`add_into` would), without storing the sum."""
+    tiny = np.finfo(p.dtype).tiny
     if _numba():  # scalars in the arrays' precision, as NumPy uses them: float32 stays float32
         t = p.dtype.type
-        return threads.run(loops.adagrad, (p, tuple(parts), G, t(lr), t(delta), t(decay)), p.size, 1)
+        return threads.run(loops.adagrad, (p, tuple(parts), G, t(lr), t(delta), t(decay), t(tiny)),
+                           p.size, 1)
     g = parts[0]
     for part in parts[1:]:
         g = g + part
     g = g + decay * p if decay else g
     G[...] = S.adagrad_accumulate(G, g)
-    p[...] = S.adagrad_param(p, g, G, lr, delta)
+    p[...] = S.adagrad_param(p, g, G, lr, delta, tiny)
 
 
 def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay):

@@ -201,9 +201,9 @@ def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
 
 # -- optimizers (flat arrays; the slices make the loops start at 0, so they vectorize) ---------
 @njit(**_JIT)
-def adagrad(p, parts, G, lr, delta, decay, lo, hi):
+def adagrad(p, parts, G, lr, delta, decay, tiny, lo, hi):
     """In place over ``lo:hi``: ``g' = g + decay * p``, ``G += g'^2``,
-    ``p -= lr g'/(sqrt G + delta)``, where ``g = parts[0] + parts[1] + ...`` (a tuple of flat
+    ``p -= lr g'/(sqrt G + delta)``, flushed to 0 below ``tiny``, where ``g = parts[0] + parts[1] + ...`` (a tuple of flat
     arrays, added in that order, so ``g`` is bit for bit what :func:`add_into` leaves; one part
     for a plain update) is never stored. The parts are indexed with an unsigned offset: it needs
     no wraparound check, so the loop vectorizes."""
@@ -216,7 +216,7 @@ def adagrad(p, parts, G, lr, delta, decay, lo, hi):
             g += parts[j][i]
         gk = g + decay * p[k]
         G[k] = adagrad_accumulate(G[k], gk)
-        p[k] = adagrad_param(p[k], gk, G[k], lr, delta)
+        p[k] = adagrad_param(p[k], gk, G[k], lr, delta, tiny)
 
 
 @njit(**_JIT)
@@ -319,8 +319,8 @@ def warm_up(dtype=np.float64):
     reparameterize_kl(one, one, eps, one.copy(), ll)
     reparameterize_kl_backward(one, one, one, eps, 1.0, one.copy(), one.copy())
     t = np.dtype(dtype).type  # the optimizers take their scalars in the arrays' precision
-    adagrad(flat.copy(), (flat,), flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
-    adagrad(flat.copy(), (flat, flat), flat.copy(), t(0.1), t(1e-10), t(0.0), 0, 4)
+    adagrad(flat.copy(), (flat,), flat.copy(), t(0.1), t(1e-10), t(0.0), t(1e-30), 0, 4)
+    adagrad(flat.copy(), (flat, flat), flat.copy(), t(0.1), t(1e-10), t(0.0), t(1e-30), 0, 4)
     adam(flat.copy(), flat, flat.copy(), flat.copy(),
          *(t(v) for v in (0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)), 0, 4)
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
