@@ -73,7 +73,10 @@ def bias_activation(A, b, code):
                                       or threads.get_threads() > 1):
         return threads.run(loops.bias_activation, (A, b, code), A.shape[0], A.shape[1])
     A += b
-    A[...] = S.activation(code, A)
+    if code == S.TANH:  # in place: no temporary of A's size on the training step's path
+        np.tanh(A, out=A)
+    else:
+        A[...] = S.activation(code, A)
 
 
 def activation_backward(dH, H, code, dA, db):
