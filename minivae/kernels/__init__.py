@@ -66,9 +66,10 @@ def bias_activation(A, b, code):
     """In place: ``A <- f(A + b)``; ``A (R, K)``, ``b (K,)``, ``code`` from ``ACTIVATION_CODES``."""
     # tanh with one thread in all: NumPy's AVX-512 tanh beats libmvec's AVX2 one (42 vs 56 us,
     # float32 (100, 500)). With more, the compiled loop wins: split over threads, or inside a
-    # shard of the training step, where NumPy's three calls (add, tanh, copy) each take the GIL
-    # back from the other shard's thread: per shard 93 us beside another shard against 78 for
-    # the loop (49 and 56 alone); whole float32 steps 3.06 against 3.03 ms.
+    # shard of the training step, where each NumPy call takes the GIL back from the other
+    # shard's thread: per shard 93 us beside another shard against 78 for the loop (49 and 56
+    # alone; measured when NumPy's path was add, tanh and a copy); whole float32 steps 3.06
+    # against 3.03 ms.
     if _numba("bias_activation") and (code != S.TANH or _force_loops["on"]
                                       or threads.get_threads() > 1):
         return threads.run(loops.bias_activation, (A, b, code), A.shape[0], A.shape[1])
