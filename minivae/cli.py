@@ -270,9 +270,12 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
                        "and float64 and print examples/s; with PyTorch installed, the same model in "
                        "PyTorch and the ratio. Set OPENBLAS_NUM_THREADS to choose the BLAS threads "
                        "(PyTorch uses the same number).")
-    p.add_argument("--steps", type=int, default=300, help="timed steps at batch 100 (scaled for 1000)")
-    p.add_argument("--warmup", type=int, default=30)
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
+    p.add_argument("--steps", type=positive_count, default=300,
+                   help="timed steps at batch 100, scaled to the same number of examples at other "
+                        "batch sizes (default 300)")
+    p.add_argument("--warmup", type=count, default=30,
+                   help="untimed steps before them, scaled the same way (default 30)")
+    p.add_argument("--batch-sizes", type=positive_count, nargs="+", default=[100, 1000])
     p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"])
     p.add_argument("--rounds", type=positive_count, default=3,
                    help="times each row's contestants take turns; the table shows medians (default 3)")

@@ -94,3 +94,10 @@ def test_bench_runs_on_a_tiny_budget(capsys):
     assert row["batch"] == 100 and row["numpy"] > 0 and row["numba"] > 0 and "torch" not in row
     assert result["rounds"] == 2 and len(row["per_round"]["numba"]) == 2
     assert result["compile_seconds"] > 0 and result["cached_startup_seconds"] > 0
+
+
+@pytest.mark.parametrize("bad", [["--batch-sizes", "0"], ["--steps", "0"], ["--warmup", "-1"]])
+def test_bench_refuses_bad_counts(bad, capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", *bad])
+    assert "must be a whole number" in capsys.readouterr().err
