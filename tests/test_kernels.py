@@ -91,7 +91,6 @@ def test_adagrad_sum_is_adagrad_on_the_parts_added_in_order(backend, dtype, n_pa
     assert_same(kernels.adagrad_sum, p, parts, G, 0.02, 1e-10, 1e-3)
 
 
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_adagrad_flushes_subnormal_parameters_to_zero(backend, dtype):

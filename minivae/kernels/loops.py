@@ -203,10 +203,11 @@ def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
 @njit(**_JIT)
 def adagrad(p, parts, G, lr, delta, decay, tiny, lo, hi):
     """In place over ``lo:hi``: ``g' = g + decay * p``, ``G += g'^2``,
-    ``p -= lr g'/(sqrt G + delta)``, flushed to 0 below ``tiny``, where ``g = parts[0] + parts[1] + ...`` (a tuple of flat
-    arrays, added in that order, so ``g`` is bit for bit what :func:`add_into` leaves; one part
-    for a plain update) is never stored. The parts are indexed with an unsigned offset: it needs
-    no wraparound check, so the loop vectorizes."""
+    ``p -= lr g'/(sqrt G + delta)`` flushed to 0 below ``tiny``, where
+    ``g = parts[0] + parts[1] + ...`` (a tuple of flat arrays, added in that order, so ``g`` is
+    bit for bit what :func:`add_into` leaves; one part for a plain update) is never stored. The
+    parts are indexed with an unsigned offset: it needs no wraparound check, so the loop
+    vectorizes."""
     p, G = p[lo:hi], G[lo:hi]
     offset = np.uint64(lo)
     for k in range(p.size):
