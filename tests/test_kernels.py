@@ -98,17 +98,13 @@ def test_adagrad_flushes_subnormal_parameters_to_zero(backend, dtype):
     result below the smallest normal number to 0 (keeping its sign) and leaves the rest alone."""
     tiny = np.finfo(dtype).tiny
     p = np.array([tiny / 4, -tiny / 2, tiny, -4 * tiny, 0.5, 0.0], dtype)
-    g, G = np.zeros_like(p), np.ones_like(p)
-    with use_backend(backend):
-        kernels.force_compiled_loops(True)
-        try:
-            kernels.adagrad(p, g, G, 0.02, 1e-10, 1.0 / 60_000)
-        finally:
-            kernels.force_compiled_loops(False)
+    p = run(backend, kernels.adagrad, p, np.zeros_like(p), np.ones_like(p), 0.02, 1e-10,
+            1.0 / 60_000)[0]
     np.testing.assert_array_equal(p[:3], [0.0, 0.0, 0.0])  # tiny itself steps just below tiny
     assert np.signbit(p[1])
     assert -4 * tiny <= p[3] < -2 * tiny and 0 < p[4] < 0.5 and p[5] == 0.0
     assert not np.any((p != 0) & (np.abs(p) < tiny))
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

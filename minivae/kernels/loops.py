@@ -320,8 +320,9 @@ def warm_up(dtype=np.float64):
     reparameterize_kl(one, one, eps, one.copy(), ll)
     reparameterize_kl_backward(one, one, one, eps, 1.0, one.copy(), one.copy())
     t = np.dtype(dtype).type  # the optimizers take their scalars in the arrays' precision
-    adagrad(flat.copy(), (flat,), flat.copy(), t(0.1), t(1e-10), t(0.0), t(1e-30), 0, 4)
-    adagrad(flat.copy(), (flat, flat), flat.copy(), t(0.1), t(1e-10), t(0.0), t(1e-30), 0, 4)
+    tiny = t(np.finfo(dtype).tiny)
+    adagrad(flat.copy(), (flat,), flat.copy(), t(0.1), t(1e-10), t(0.0), tiny, 0, 4)
+    adagrad(flat.copy(), (flat, flat), flat.copy(), t(0.1), t(1e-10), t(0.0), tiny, 0, 4)
     adam(flat.copy(), flat, flat.copy(), flat.copy(),
          *(t(v) for v in (0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0)), 0, 4)
     sgd(flat.copy(), flat, t(0.1), t(0.0), 0, 4)
