@@ -38,7 +38,7 @@ ACTIVATIONS = tuple(_TABLE)
 
 def check_activation(name):
     """Raise ``ValueError`` unless ``name`` is one of :data:`ACTIVATIONS`."""
-    if name not in _TABLE:
+    if not isinstance(name, str) or name not in _TABLE:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return name
 

@@ -39,7 +39,9 @@ from .estimators import check_estimator, sgvb_a_backward, sgvb_a_forward, sgvb_b
 from .gaussian import kl_backward, kl_forward
 from .gradcheck import check_params
 from .reparam import LocationScaleFamily, get_family
-from .validation import check_data, check_eps, check_positive_int
+from .validation import (check_bool, check_data, check_eps, check_hidden_sizes,
+                         check_nonnegative_float, check_positive_float, check_positive_int,
+                         check_seed)
 
 __all__ = ["LocationScaleVAE", "check_lsvae_gradients", "VAE_FAMILIES"]
 
@@ -92,23 +94,18 @@ class LocationScaleVAE:
 
     def __init__(self, n_input, n_hidden=500, n_latent=20, family="gaussian", decoder="bernoulli",
                  activation="tanh", init_std=0.01, seed=None, sigmoid_mean=True, prior_scale=1.0):
-        hidden = [n_hidden] if np.isscalar(n_hidden) else list(n_hidden)
         self.n_input = check_positive_int("n_input", n_input)
-        self.n_hidden = [check_positive_int("n_hidden", h) for h in hidden]
+        self.n_hidden = check_hidden_sizes(n_hidden)
         self.n_latent = check_positive_int("n_latent", n_latent)
         self.family = _resolve_family(family)
-        if not (np.isfinite(prior_scale) and prior_scale > 0):
-            raise ValueError(f"prior_scale must be a finite number > 0, got {prior_scale}")
-        self.prior_scale = float(prior_scale)
+        self.prior_scale = check_positive_float("prior_scale", prior_scale)
         self._prior = {"loc": np.zeros(()), "scale": np.array(self.prior_scale)}
         self.decoder = check_decoder(decoder)
         self.activation = check_activation(activation)
-        if not np.isfinite(init_std) or init_std < 0:
-            raise ValueError(f"init_std must be a finite non-negative number, got {init_std}")
-        self.init_std = float(init_std)
-        self.sigmoid_mean = bool(sigmoid_mean)
+        self.init_std = check_nonnegative_float("init_std", init_std)
+        self.sigmoid_mean = check_bool("sigmoid_mean", sigmoid_mean)
         self.dtype = np.dtype(np.float64)
-        self.seed = seed
+        self.seed = check_seed("seed", seed)
         self.rng = np.random.default_rng(seed)
         shapes = {**encoder_shapes(self.n_input, self.n_hidden, self.n_latent),
                   **decoder_shapes(self.n_latent, self.n_hidden[::-1], self.n_input, self.decoder)}

@@ -25,7 +25,8 @@ from .fastpath import FastPath
 from .gaussian import (kl_backward, kl_forward, log_q_backward, log_q_forward,
                        log_standard_normal_backward, log_standard_normal_forward, sample_backward,
                        sample_forward)
-from .validation import as_float_array, check_data, check_eps, check_positive_int
+from .validation import (as_float_array, check_bool, check_data, check_dtype, check_eps,
+                         check_hidden_sizes, check_nonnegative_float, check_positive_int, check_seed)
 
 __all__ = ["VAE"]
 
@@ -68,22 +69,15 @@ class VAE:
 
     def __init__(self, n_input, n_hidden=500, n_latent=20, decoder="bernoulli", activation="tanh",
                  init_std=0.01, seed=None, sigmoid_mean=True, dtype="float64"):
-        hidden = [n_hidden] if np.isscalar(n_hidden) else list(n_hidden)
-        if not hidden:
-            raise ValueError("n_hidden must name at least one hidden layer")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        self.dtype = check_dtype("dtype", dtype)
         self.n_input = check_positive_int("n_input", n_input)
-        self.n_hidden = [check_positive_int("n_hidden", h) for h in hidden]
+        self.n_hidden = check_hidden_sizes(n_hidden)
         self.n_latent = check_positive_int("n_latent", n_latent)
         self.decoder = check_decoder(decoder)
         self.activation = check_activation(activation)
-        if not np.isfinite(init_std) or init_std < 0:
-            raise ValueError(f"init_std must be a finite non-negative number, got {init_std}")
-        self.init_std = float(init_std)
-        self.sigmoid_mean = bool(sigmoid_mean)
-        self.seed = seed
+        self.init_std = check_nonnegative_float("init_std", init_std)
+        self.sigmoid_mean = check_bool("sigmoid_mean", sigmoid_mean)
+        self.seed = check_seed("seed", seed)
         self.rng = np.random.default_rng(seed)
         shapes = {**encoder_shapes(self.n_input, self.n_hidden, self.n_latent),
                   **decoder_shapes(self.n_latent, self.n_hidden[::-1], self.n_input, self.decoder)}

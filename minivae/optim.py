@@ -13,9 +13,12 @@ the gradients and every state slot each tile one flat buffer (:mod:`minivae.flat
 fast path and :meth:`~_Optimizer.init_state` allocate them so), Adagrad and SGD make that one call
 over all parameters at once.
 """
+import inspect
+
 import numpy as np
 
 from . import flat, kernels
+from .validation import check_nonnegative_float, check_positive_float
 
 __all__ = ["Adagrad", "SGD", "Adam", "OPTIMIZERS", "make_optimizer"]
 
@@ -34,9 +37,7 @@ class _Optimizer:
     parameter's shape and the step treats each entry alike."""
 
     def __init__(self, lr):
-        if not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"the step size lr must be a positive number, got {lr}")
-        self.lr = float(lr)
+        self.lr = check_positive_float("the step size lr", lr)
 
     def config(self):
         """Constructor arguments plus ``name``, JSON-ready."""
@@ -149,10 +150,9 @@ class Adagrad(_Optimizer):
 
     def __init__(self, lr=0.02, delta=1e-10, initial_accumulator=0.0):
         super().__init__(lr)
-        if delta < 0 or initial_accumulator < 0:
-            raise ValueError("delta and initial_accumulator must be non-negative")
-        self.delta = float(delta)
-        self.initial_accumulator = float(initial_accumulator)
+        self.delta = check_nonnegative_float("delta", delta)
+        self.initial_accumulator = check_nonnegative_float("initial_accumulator",
+                                                           initial_accumulator)
 
     def _init_slot(self, p):
         return {"sum_sq": np.full_like(p, self.initial_accumulator)}
@@ -174,9 +174,9 @@ class Adam(_Optimizer):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
         super().__init__(lr)
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError("beta1 and beta2 must lie in [0, 1)")
-        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+        self.beta1 = check_nonnegative_float("beta1", beta1, below=1.0)
+        self.beta2 = check_nonnegative_float("beta2", beta2, below=1.0)
+        self.epsilon = check_nonnegative_float("epsilon", epsilon)
 
     def _init_slot(self, p):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p), "t": np.zeros((), dtype=np.int64)}
@@ -193,6 +193,12 @@ OPTIMIZERS = {cls.name: cls for cls in (Adagrad, SGD, Adam)}
 
 def make_optimizer(name="adagrad", **kwargs):
     """Build an optimizer by name (``adagrad``, ``sgd``, ``adam``) with its keyword arguments."""
-    if name not in OPTIMIZERS:
+    if not isinstance(name, str) or name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](**kwargs)
+    cls = OPTIMIZERS[name]
+    known = list(inspect.signature(cls).parameters)
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise TypeError(f"optimizer {name!r} has no argument {', '.join(map(repr, unknown))}; "
+                        f"it takes {', '.join(known)}")
+    return cls(**kwargs)

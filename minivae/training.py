@@ -15,6 +15,7 @@ p(\theta, \phi)$: eq. (8) divided by the training-set size $N$, so that the weig
 $\mathcal N(0, I)$ is scaled per datapoint. Minibatches are drawn by shuffling the training set
 each epoch and taking ``M`` rows at a time (a last partial batch is dropped).
 """
+import inspect
 import time
 from dataclasses import asdict, dataclass
 
@@ -25,7 +26,7 @@ from .datasets import binarize_fixed, check_binarization
 from .estimators import check_estimator
 from .evaluation import mean_bound
 from .optim import Adagrad
-from .validation import check_data, check_positive_int
+from .validation import check_bool, check_count, check_data, check_positive_int, check_seed
 
 __all__ = ["Record", "Callback", "Trainer", "train"]
 
@@ -63,6 +64,44 @@ class _FunctionCallback(Callback):
         self.fn(trainer, record)
 
 
+def _check_model(model):
+    """``TypeError`` unless ``model`` looks like a :class:`~minivae.VAE` (params, decoder, loss)."""
+    if not all(hasattr(model, a) for a in ("params", "decoder", "n_input", "loss_and_grads")):
+        raise TypeError(f"model must be a minivae.VAE (or a model with params, decoder, n_input "
+                        f"and loss_and_grads), got {type(model).__name__}")
+
+
+def _check_callbacks(callbacks):
+    """``callbacks`` as a list of :class:`Callback`; a function must take ``(trainer, record)``.
+
+    Raises ``TypeError`` naming the offending entry, so that a wrong callback fails here and
+    not at the first evaluation."""
+    if isinstance(callbacks, Callback) or callable(callbacks) or isinstance(callbacks, (str, bytes)):
+        raise TypeError(f"callbacks must be a list, got {callbacks!r}; pass [callback]")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"callbacks must be a list of Callback objects or functions "
+                        f"f(trainer, record), got {callbacks!r}") from None
+    checked = []
+    for i, c in enumerate(callbacks):
+        if isinstance(c, Callback):
+            checked.append(c)
+            continue
+        if not callable(c):
+            raise TypeError(f"callbacks[{i}] must be a Callback or a function f(trainer, record), "
+                            f"got {c!r}")
+        try:
+            inspect.signature(c).bind(None, None)
+        except TypeError:
+            raise TypeError(f"callbacks[{i}] ({getattr(c, '__name__', c)!r}) cannot be called as "
+                            f"f(trainer, record)") from None
+        except ValueError:  # no signature to inspect (some builtins): take it as it is
+            pass
+        checked.append(_FunctionCallback(c))
+    return checked
+
+
 class Trainer:
     r"""Trains a :class:`~minivae.VAE` with Algorithm 1 and keeps everything needed to resume.
 
@@ -93,6 +132,7 @@ class Trainer:
     def __init__(self, model, X_train, X_test=None, optimizer=None, batch_size=100, L=1,
                  estimator="B", weight_prior=True, binarization=None, seed=None,
                  eval_train_size=10_000, eval_L=1, callbacks=()):
+        _check_model(model)
         bernoulli = model.decoder == "bernoulli"
         binarization = ("dynamic" if bernoulli else "none") if binarization is None else binarization
         if check_binarization(binarization) != "none" and not bernoulli:
@@ -109,11 +149,11 @@ class Trainer:
         self.batch_size = min(check_positive_int("batch_size", batch_size), len(self.X_train))
         self.L = check_positive_int("L", L)
         self.estimator = check_estimator(estimator)
-        self.weight_prior = bool(weight_prior)
+        self.weight_prior = check_bool("weight_prior", weight_prior)
         self.binarization = binarization
-        self.seed = seed
+        self.seed = check_seed("seed", seed)
         self.eval_L = check_positive_int("eval_L", eval_L)
-        self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
+        self.callbacks = _check_callbacks(callbacks)
         self.rng = np.random.default_rng(seed)
         self.opt_state = None
         self.samples = 0
@@ -231,7 +271,8 @@ class Trainer:
 
         Parameters
         ----------
-        samples : int, the total budget of training samples (paper's Fig. 2 x-axis)
+        samples : int, the total budget of training samples (paper's Fig. 2 x-axis); a float
+            equal to a whole number (``2e5``) is accepted, ``1.7`` is refused
         eval_every : int, evaluate after every this many samples (default: a twentieth of the
             budget); there is always an evaluation at the start and at the end.
 
@@ -239,11 +280,9 @@ class Trainer:
         -------
         list of :class:`Record`, the whole history
         """
-        samples = int(samples)
-        if samples < 0:
-            raise ValueError(f"samples must be non-negative, got {samples}")
-        eval_every = max(samples // 20, self.batch_size) if eval_every is None else int(eval_every)
-        check_positive_int("eval_every", eval_every)
+        samples = check_count("samples", samples)
+        eval_every = (max(samples // 20, self.batch_size) if eval_every is None
+                      else check_count("eval_every", eval_every, minimum=1))
         self.stop = False
         start = time.perf_counter() - self.wall_time
         if not self.history:

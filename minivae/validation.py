@@ -1,8 +1,9 @@
 """Input checks that turn bad data into a clear error before any arithmetic happens."""
 import numpy as np
 
-__all__ = ["as_float_array", "check_data", "check_eps", "check_open_unit", "check_positive_float",
-           "check_positive_int"]
+__all__ = ["as_float_array", "check_bool", "check_count", "check_data", "check_dtype", "check_eps",
+           "check_hidden_sizes", "check_nonnegative_float", "check_open_unit", "check_positive_float",
+           "check_positive_int", "check_seed"]
 
 
 def check_positive_int(name, value):
@@ -14,20 +15,90 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_hidden_sizes(value, name="n_hidden"):
+    """Return ``value``, a positive integer or a non-empty sequence of them, as a list of ints."""
+    sizes = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    if not sizes:
+        raise ValueError(f"{name} must name at least one hidden layer")
+    return [check_positive_int(name, h) for h in sizes]
+
+
+def check_count(name, value, minimum=0):
+    """Return ``value`` as an int if it is a whole number ``>= minimum``; a float that equals a
+    whole number (``2e5``) is accepted, ``1.7`` is not."""
+    number = _real(name, value, "a whole number")
+    if not (np.isfinite(number) and number == int(number)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if number < minimum:
+        least = {0: "non-negative", 1: "positive"}.get(minimum, f"at least {minimum}")
+        raise ValueError(f"{name} must be {least}, got {value!r}")
+    return int(number)
+
+
+def _real(name, value, what):
+    """``value`` as a float if it is a real number (not a bool or a string), else ``TypeError``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
 def check_open_unit(name, value):
     """Return ``value`` as a float if it lies strictly between 0 and 1, else raise ``ValueError``."""
-    value = float(value)
+    value = _real(name, value, "a number between 0 and 1")
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
     return value
 
 
 def check_positive_float(name, value):
-    """Return ``value`` as a float if it is positive and finite, else raise ``ValueError``."""
-    value = float(value)
+    """Return ``value`` as a float if it is positive and finite, else raise ``ValueError``
+    (``TypeError`` for a non-number)."""
+    value = _real(name, value, "a positive number")
     if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
+        raise ValueError(f"{name} must be a positive number (and finite), got {value}")
     return value
+
+
+def check_nonnegative_float(name, value, below=np.inf):
+    """Return ``value`` as a float if it is finite and in ``[0, below)``, else raise ``ValueError``
+    (``TypeError`` for a non-number)."""
+    value = _real(name, value, "a non-negative number")
+    if not (np.isfinite(value) and 0.0 <= value < below):
+        bound = "a finite non-negative number" if below == np.inf else f"a number in [0, {below:g})"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def check_bool(name, value):
+    """Return ``value`` as a bool if it is one (``True``/``False`` or a NumPy bool), else ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_seed(name, value):
+    """Return ``value`` if it is ``None`` or a non-negative integer (what ``default_rng`` and a
+    JSON checkpoint both take), else raise ``TypeError``/``ValueError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be None or a non-negative integer, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be None or a non-negative integer, got {value}")
+    return int(value)
+
+
+def check_dtype(name, value, allowed=(np.float32, np.float64)):
+    """Return ``np.dtype(value)`` if it names one of ``allowed``, else raise ``ValueError``."""
+    names = " or ".join(np.dtype(t).name for t in allowed)
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError, SyntaxError):  # np.dtype(', ') raises SyntaxError
+        raise ValueError(f"{name} must be {names}, got {value!r}") from None
+    if dtype not in [np.dtype(t) for t in allowed]:
+        raise ValueError(f"{name} must be {names}, got {value!r}")
+    return dtype
 
 
 def as_float_array(name, a, dtype=np.float64):

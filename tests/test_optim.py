@@ -297,7 +297,7 @@ def test_bad_adagrad_and_adam_settings():
         Adagrad(delta=-1.0)
     with pytest.raises(ValueError, match="non-negative"):
         Adagrad(initial_accumulator=-1.0)
-    with pytest.raises(ValueError, match=r"beta1 and beta2 must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"beta1 must be a number in \[0, 1\)"):
         Adam(beta1=1.0)
-    with pytest.raises(ValueError, match=r"beta1 and beta2"):
+    with pytest.raises(ValueError, match=r"beta2 must be a number in \[0, 1\)"):
         Adam(beta2=-0.1)
