@@ -30,7 +30,7 @@ def tiny_bernoulli(J, seed=3, init_std=0.7):
     return model
 
 
-def linear_gaussian(J, seed=0, noise_std=0.5, shift=0.3, inflate=0.5):
+def linear_gaussian(J, seed=0, noise_std=0.5, shift=0.3, inflate=0.5, D=D):
     """A factor-analysis model as a ``minivae.VAE`` (decoder ``D-D-J``, identity activation).
 
     The encoder's mean is the exact posterior mean plus ``shift`` posterior standard deviations
@@ -70,4 +70,4 @@ def linear_gaussian_rows(model, seed, M):
     rng = np.random.default_rng(seed)
     A, c, Psi = _factor_analysis(model)
     Z = rng.standard_normal((M, model.n_latent))
-    return Z @ A + c + np.sqrt(Psi) * rng.standard_normal((M, D))
+    return Z @ A + c + np.sqrt(Psi) * rng.standard_normal((M, model.n_input))

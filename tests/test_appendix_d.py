@@ -4,14 +4,15 @@ all of them, the delta-method standard error on independent weights, the fitted 
 the step-size jitter that keeps HMC from standing still on a Gaussian posterior."""
 import numpy as np
 import pytest
-from scipy.stats import multivariate_normal
+from scipy.stats import gaussian_kde, multivariate_normal
 
 from marginal_cases import (binary_rows, linear_gaussian, linear_gaussian_log_px,
                             linear_gaussian_rows, tiny_bernoulli)
+from minivae import VAE
 from minivae.marginal import (HMC, MarginalEstimate, appendix_d_log_px, importance_log_px,
                               quadrature_log_px)
-from minivae.marginal.appendix_d import (_draw, delta_method, gaussian_log_density, kde_factor,
-                                         kde_log_density)
+from minivae.marginal.appendix_d import (KDE_FACTORS, _draw, delta_method, gaussian_log_density,
+                                         kde_factor, kde_log_density)
 
 
 # -- the estimator against exact values ----------------------------------------------------------
@@ -120,7 +121,7 @@ def test_reproducible_for_a_seed():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(density="histogram"), "density"), (dict(init="posterior"), "init"),
-    (dict(init=np.zeros((3, 2))), "init"), (dict(n_samples=5), "n_samples"),
+    (dict(init=np.zeros((3, 2))), "init"), (dict(n_samples=3), "n_samples"),
     (dict(density="gaussian", n_samples=2), "n_samples"), (dict(jitter=1.0), "jitter")])
 def test_rejects_bad_arguments(kwargs, match):
     model = tiny_bernoulli(2)
@@ -139,3 +140,69 @@ def test_a_stuck_chain_is_a_clear_error(fit):
 def test_summary_is_the_mean_over_rows_with_the_rows_errors_combined():
     est = MarginalEstimate(np.array([-3.0, -5.0]), np.array([0.3, 0.4]), np.array([0.8, 1.0]))
     assert est.summary() == pytest.approx({"log_px": -4.0, "mc_stderr": 0.25, "acceptance": 0.9})
+
+
+# -- 20 latent dimensions with the paper's 50 samples (the README's model) -----------------------
+def repeated_samples(rng, n=50, J=20, distinct_first_half=18):
+    """``n`` HMC-like samples in ``J`` dimensions whose first half holds only
+    ``distinct_first_half`` distinct points (rejected moves repeat the previous sample), so that
+    half's covariance is singular while all ``n`` samples span the space."""
+    Z = rng.standard_normal((n, J))
+    half = n // 2
+    for k in range(distinct_first_half, half):
+        Z[k] = Z[k - 1]
+    assert np.linalg.matrix_rank(np.cov(Z[:half].T)) < J <= np.linalg.matrix_rank(np.cov(Z.T))
+    return Z
+
+
+def test_kde_fits_samples_whose_half_does_not_span_the_latent_space():
+    """Each half borrows the covariance of all the samples; the KDE on all of them is scipy's."""
+    rng = np.random.default_rng(0)
+    Z = repeated_samples(rng)
+    fresh = rng.standard_normal((30, 20))
+    log_q = kde_log_density(Z[:, None, :], fresh[:, None, :])[:, 0]
+    c = kde_factor(Z)
+    ref = gaussian_kde(Z.T, bw_method=c * 50 ** (-1.0 / 24)).logpdf(fresh.T)
+    np.testing.assert_allclose(log_q, ref, rtol=1e-10)
+
+
+def test_kde_matches_scipy_where_the_halves_span():
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((60, 1, 3)) @ np.array([[1.0, 0.4, 0.0], [0.0, 0.5, 0.2], [0, 0, 2.0]])
+    fresh = rng.standard_normal((25, 1, 3))
+    c = kde_factor(Z[:, 0])
+    ref = gaussian_kde(Z[:, 0].T, bw_method=c * 60 ** (-1.0 / 7)).logpdf(fresh[:, 0].T)
+    np.testing.assert_allclose(kde_log_density(Z, fresh)[:, 0], ref, rtol=1e-10)
+    halves = (Z[:30, 0], Z[30:, 0])  # the held-out score the bandwidth is chosen by
+    scores = [sum(gaussian_kde(a.T, bw_method=f * 30 ** (-1.0 / 7)).logpdf(b.T).sum()
+                  for a, b in (halves, halves[::-1])) for f in KDE_FACTORS]
+    assert c == KDE_FACTORS[int(np.argmax(scores))]
+
+
+def test_paper_protocol_runs_with_20_latents():
+    """The README's ``evaluate --marginal hmc`` on a 20-latent model: 50 samples, 4 leapfrog
+    steps, the KDE. It used to stop with "singular covariance" for some row."""
+    model = VAE(16, n_hidden=8, n_latent=20, init_std=0.5, seed=0)
+    X = binary_rows(1, 20, D=16)
+    est = appendix_d_log_px(model, X, rng=0)
+    assert np.all(np.isfinite(est.log_px)) and np.all(np.isfinite(est.stderr))
+    assert abs(est.acceptance.mean() - 0.9) < 0.05
+
+
+@pytest.mark.slow
+def test_in_20_dimensions_the_paper_protocol_overestimates_and_200_samples_of_a_gaussian_do_not(budget):
+    """What the README's 20-latent model can expect, on factor analysis (D = 60, J = 20), whose
+    log p(x) is known: with 50 samples a KDE (and less so a Gaussian) fitted in 20 dimensions
+    puts too little mass where the posterior has it, and log p(x) comes out too high on
+    average; 200 samples of a Gaussian fit come close. Printed with ``-s``."""
+    model = linear_gaussian(20, D=60)
+    X = linear_gaussian_rows(model, 1, budget(40, 20))
+    exact = linear_gaussian_log_px(model, X)
+    error = {}
+    for density, n_samples in (("kde", 50), ("gaussian", 50), ("gaussian", 200)):
+        est = appendix_d_log_px(model, X, n_samples=n_samples, density=density, rng=0)
+        error[density, n_samples] = float(np.mean(est.log_px - exact))
+    print("mean error of log p(x), nats:", error)
+    assert error["kde", 50] > 1.0
+    assert error["kde", 50] > error["gaussian", 50] > error["gaussian", 200]
+    assert abs(error["gaussian", 200]) < 0.3

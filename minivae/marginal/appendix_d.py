@@ -16,9 +16,9 @@ tails are lighter (then the $w_l$ have a finite variance). Per datapoint, the pr
 
 1. run an HMC chain on $p_\theta(z|x)$ (:class:`~minivae.marginal.hmc.HMC`, ``n_leapfrog`` steps,
    step size adapted to ``target_accept`` during ``burn_in`` transitions);
-2. draw ``n_samples`` posterior samples and fit $q$ to them: a Gaussian KDE
-   (``scipy.stats.gaussian_kde``) whose bandwidth is chosen by held-out log-likelihood, or a
-   full-covariance Gaussian;
+2. draw ``n_samples`` posterior samples and fit $q$ to them: a Gaussian KDE (kernels shaped
+   like the samples' covariance, as ``scipy.stats.gaussian_kde``'s) whose bandwidth is chosen
+   by held-out log-likelihood, or a full-covariance Gaussian;
 3. draw ``n_samples`` *fresh* samples and evaluate the estimator on them.
 
 The paper (App. E) uses 50 posterior samples per datapoint and HMC with 4 leapfrog steps, on
@@ -31,7 +31,6 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
-import scipy.stats
 from scipy.special import logsumexp
 
 from ..gaussian import LOG_2PI
@@ -40,7 +39,7 @@ from .hmc import HMC
 from .posterior import Posterior
 
 __all__ = ["MarginalEstimate", "DENSITIES", "KDE_FACTORS", "appendix_d_log_px", "delta_method",
-           "kde_factor", "kde_log_density", "gaussian_log_density"]
+           "kde_factor", "kde_log_density", "kde_logpdf", "gaussian_log_density"]
 
 DENSITIES = ("kde", "gaussian")
 
@@ -76,7 +75,8 @@ def appendix_d_log_px(model, X, n_samples=50, n_leapfrog=4, burn_in=200, density
         the estimator (paper: 50)
     n_leapfrog : int, leapfrog steps per HMC transition (paper: 4)
     burn_in : int, adapting HMC transitions before the first sample
-    density : ``"kde"`` (Gaussian KDE, bandwidth by held-out log-likelihood) or ``"gaussian"``
+    density : ``"kde"`` (Gaussian KDE, bandwidth by held-out log-likelihood, :func:`kde_factor`)
+        or ``"gaussian"``
     rng : numpy.random.Generator or int, default ``default_rng(0)``
     target_accept : float, the acceptance rate the step sizes are tuned to (paper: 0.9)
     init : ``"encoder"`` (the chains start at $\mu_\phi(x)$), ``"prior"`` (a draw of $p(z)$) or an
@@ -168,11 +168,10 @@ def _draw(hmc, n_samples, thin, jitter, rng):
 
 
 def _check_enough_samples(n_samples, J, density):
-    need = J + 1 if density == "gaussian" else 2 * (J + 1)
+    """A sample covariance needs ``J + 1`` samples; the KDE's bandwidth choice two per half."""
+    need = J + 1 if density == "gaussian" else max(J + 1, 4)
     if n_samples < need:
-        raise ValueError(f"density={density!r} with J={J} needs n_samples >= {need} (a "
-                         f"non-singular sample covariance{' in each half' if density == 'kde' else ''}), "
-                         f"got {n_samples}")
+        raise ValueError(f"density={density!r} with J={J} needs n_samples >= {need}, got {n_samples}")
 
 
 def _initial_z(model, X, init, rng):
@@ -190,7 +189,7 @@ def _initial_z(model, X, init, rng):
 
 
 # -- the fitted densities ----------------------------------------------------------------------
-def kde_factor(samples, factors=KDE_FACTORS):
+def kde_factor(samples, factors=KDE_FACTORS, chol=None):
     r"""Choose a KDE bandwidth by two-fold held-out log-likelihood.
 
     The samples are split into their first and second halves (a chain's neighbours are
@@ -198,29 +197,42 @@ def kde_factor(samples, factors=KDE_FACTORS):
     $c$, a KDE with bandwidth factor $c\, m^{-1/(J+4)}$ ($m$ = half the samples) is fitted on one
     half and scores the other, both ways round.
 
+    A half's kernels have the shape of that half's sample covariance, as
+    ``scipy.stats.gaussian_kde`` would give them; where a half does not span all $J$ dimensions
+    they take the covariance of all the samples (``chol``, its Cholesky factor) instead. That
+    happens with the paper's 50 samples in 20 dimensions: a rejected HMC move repeats the
+    previous sample, so at 90% acceptance a half of 25 samples holds about 22 distinct points,
+    now and then fewer than $J + 1$.
+
     Parameters
     ----------
     samples : ndarray (n, J)
     factors : sequence of float, multiples of Scott's factor
+    chol : ndarray (J, J), the lower Cholesky factor of the covariance of ``samples`` (computed
+        here when not given)
 
     Returns
     -------
     c : float, the best multiple; a KDE on all $n$ samples uses $c\, n^{-1/(J+4)}$
     """
     n, J = samples.shape
+    if chol is None:
+        chol = _cholesky(np.cov(samples.T).reshape(J, J))
     halves = (samples[:n // 2], samples[n // 2:])
     scores = np.zeros(len(factors))
     for fit, held_out in (halves, halves[::-1]):
-        kde = _kde(fit)
+        try:
+            fit_chol = _cholesky(np.cov(fit.T).reshape(J, J)) if len(fit) > J else chol
+        except np.linalg.LinAlgError:
+            fit_chol = chol
         for j, c in enumerate(factors):
-            kde.set_bandwidth(c * len(fit) ** (-1.0 / (J + 4)))
-            scores[j] += kde.logpdf(held_out.T).sum()
+            scores[j] += kde_logpdf(fit, held_out, fit_chol, c * len(fit) ** (-1.0 / (J + 4))).sum()
     return float(factors[int(np.argmax(scores))])
 
 
 def kde_log_density(Z_fit, Z_eval, factors=KDE_FACTORS):
-    r"""Per row, $\log q$ of a Gaussian KDE (``scipy.stats.gaussian_kde``) fitted to ``Z_fit``,
-    with the bandwidth of :func:`kde_factor`, at the points ``Z_eval``.
+    r"""Per row, $\log q$ of a Gaussian KDE fitted to ``Z_fit``, with the bandwidth of
+    :func:`kde_factor`, at the points ``Z_eval``.
 
     Parameters
     ----------
@@ -234,19 +246,34 @@ def kde_log_density(Z_fit, Z_eval, factors=KDE_FACTORS):
     n, M, J = Z_fit.shape
     log_q = np.empty(Z_eval.shape[:2])
     for i in range(M):
-        try:
-            c = kde_factor(Z_fit[:, i], factors)
-            kde = _kde(Z_fit[:, i], c * n ** (-1.0 / (J + 4)))
-        except np.linalg.LinAlgError as err:
-            raise ValueError(f"the HMC samples of row {i} have a singular covariance (a stuck "
-                             f"chain, or too few samples for the latent dimension): raise "
-                             f"n_samples, burn_in or thin") from err
-        log_q[:, i] = kde.logpdf(Z_eval[:, i].T)
+        chol = _row_cholesky(_covariances(Z_fit[:, i:i + 1])[0], i, J)
+        c = kde_factor(Z_fit[:, i], factors, chol)
+        log_q[:, i] = kde_logpdf(Z_fit[:, i], Z_eval[:, i], chol, c * n ** (-1.0 / (J + 4)))
     return log_q
 
 
-def _kde(samples, bw_method=None):
-    return scipy.stats.gaussian_kde(samples.T, bw_method=bw_method)
+def kde_logpdf(centres, points, chol, h):
+    r"""$\log \frac1n \sum_k \mathcal N(z; z_k, h^2 S)$ at every point: a Gaussian KDE with
+    kernel covariance $h^2 S$, $S = C C^\top$ (``scipy.stats.gaussian_kde`` with bandwidth
+    factor $h$ is the case $S$ = the covariance of the centres).
+
+    Parameters
+    ----------
+    centres : ndarray (n, J), the samples $z_k$
+    points : ndarray (L, J)
+    chol : ndarray (J, J), the lower Cholesky factor $C$
+    h : float, the bandwidth factor
+
+    Returns
+    -------
+    log_q : ndarray (L,)
+    """
+    n, J = centres.shape
+    diff = (points[:, None, :] - centres[None, :, :]).reshape(-1, J)           # (L n, J)
+    y = scipy.linalg.solve_triangular(chol, diff.T, lower=True) / h              # (J, L n)
+    sq = np.sum(y * y, axis=0).reshape(len(points), n)
+    log_det = 2.0 * np.sum(np.log(np.diag(chol))) + 2.0 * J * np.log(h)
+    return logsumexp(-0.5 * sq, axis=1) - 0.5 * (J * LOG_2PI + log_det) - np.log(n)
 
 
 def gaussian_log_density(Z_fit, Z_eval):
@@ -266,16 +293,32 @@ def gaussian_log_density(Z_fit, Z_eval):
     """
     n, M, J = Z_fit.shape
     mean = Z_fit.mean(axis=0)                                   # (M, J)
-    centred = Z_fit - mean
-    cov = np.einsum("nmi,nmj->mij", centred, centred) / (n - 1)
+    cov = _covariances(Z_fit)
     log_q = np.empty(Z_eval.shape[:2])
     for i in range(M):
-        try:
-            C = scipy.linalg.cholesky(cov[i], lower=True)
-        except np.linalg.LinAlgError as err:
-            raise ValueError(f"the HMC samples of row {i} have a singular covariance (a stuck "
-                             f"chain?): raise n_samples, burn_in or thin") from err
+        C = _row_cholesky(cov[i], i, J)
         y = scipy.linalg.solve_triangular(C, (Z_eval[:, i] - mean[i]).T, lower=True)  # (J, L)
         log_det = 2.0 * np.sum(np.log(np.diag(C)))
         log_q[:, i] = -0.5 * (J * LOG_2PI + log_det + np.sum(y * y, axis=0))
     return log_q
+
+
+def _covariances(Z):
+    """The sample covariance of every row's samples: ``Z (n, M, J)`` -> ``(M, J, J)``."""
+    centred = Z - Z.mean(axis=0)
+    return np.einsum("nmi,nmj->mij", centred, centred) / (len(Z) - 1)
+
+
+def _cholesky(cov):
+    return scipy.linalg.cholesky(cov, lower=True)
+
+
+def _row_cholesky(cov, i, J):
+    """The Cholesky factor of row ``i``'s sample covariance, or a ``ValueError`` that says why
+    there is none and what to change."""
+    try:
+        return _cholesky(cov)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"the HMC samples of row {i} do not span the {J} latent dimensions (a "
+                         f"stuck chain?): draw more of them (n_samples; on the command line "
+                         f"--posterior-samples) or space them out (thin)") from None
