@@ -168,6 +168,17 @@ def test_fig2_refuses_a_directory_with_other_settings(tmp_path, capsys):
     assert "other settings" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["manifold", "samples"])
+def test_appendix_commands_run_without_samples(command, tmp_path, monkeypatch):
+    """``minivae reproduce manifold --dataset frey`` (as in the README) stopped with
+    int(None): --samples had no default. The default budget is shrunk for the test."""
+    monkeypatch.setattr("minivae.reproduce.cli.APPENDIX_SAMPLES", 1000)
+    extra = ["--grid", "3"] if command == "manifold" else ["--latents", "2", "--n", "4"]
+    assert main(["reproduce", command, "--dataset", "frey", *extra, *TINY,
+                 "--out", str(tmp_path)]) == 0
+    assert build_parser().parse_args(["reproduce", command]).samples == 1000
+
+
 def test_manifold_trains_plots_and_reloads(tmp_path):
     args = ["reproduce", "manifold", "--samples", "1000", "--grid", "4", *TINY]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0

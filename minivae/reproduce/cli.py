@@ -190,6 +190,7 @@ caps it on the large set.""",
                     "set's posterior means coloured by digit. Writes OUT/manifold_<dataset>.png "
                     "(and OUT/latent_means_mnist.png) and OUT/manifold_<dataset>.json.")
     _common(p, "runs/appendix-a", f"training samples (default {APPENDIX_SAMPLES:,})")
+    p.set_defaults(samples=APPENDIX_SAMPLES)  # the README runs it without --samples
     p.add_argument("--from", dest="from_dir", metavar="DIR",
                    help="plot the saved model in DIR (a checkpoint with 2 latent dimensions)")
     p.add_argument("--grid", type=positive_count, default=20, help="images per axis (default 20)")
@@ -203,6 +204,7 @@ caps it on the large set.""",
                     "Writes OUT/samples_<dataset>.png and OUT/samples_<dataset>.json. Models "
                     "with the same settings are shared with `reproduce manifold` in the same OUT.")
     _common(p, "runs/appendix-a", f"training samples per model (default {APPENDIX_SAMPLES:,})")
+    p.set_defaults(samples=APPENDIX_SAMPLES)  # the README runs it without --samples
     p.add_argument("--latents", type=positive_count, nargs="+", default=list(SAMPLE_LATENTS),
                    metavar="J", help="latent sizes (default 2 5 10 20)")
     p.add_argument("--from", dest="from_dirs", nargs="+", metavar="DIR",
