@@ -2,6 +2,8 @@
 decoder, 1-D and 2-D latents) and with the closed form (linear Gaussian decoder), the ELBO below
 all of them, the delta-method standard error on independent weights, the fitted densities, and
 the step-size jitter that keeps HMC from standing still on a Gaussian posterior."""
+import re
+
 import numpy as np
 import pytest
 from scipy.stats import gaussian_kde, multivariate_normal
@@ -9,6 +11,7 @@ from scipy.stats import gaussian_kde, multivariate_normal
 from marginal_cases import (binary_rows, linear_gaussian, linear_gaussian_log_px,
                             linear_gaussian_rows, tiny_bernoulli)
 from minivae import VAE
+from minivae.cli import build_parser
 from minivae.marginal import (HMC, MarginalEstimate, appendix_d_log_px, importance_log_px,
                               quadrature_log_px)
 from minivae.marginal.appendix_d import (KDE_FACTORS, _draw, delta_method, gaussian_log_density,
@@ -133,8 +136,12 @@ def test_rejects_bad_arguments(kwargs, match):
 def test_a_stuck_chain_is_a_clear_error(fit):
     Z = np.random.default_rng(0).standard_normal((20, 3, 2))
     Z[:, 1] = 0.5  # row 1 never moved
-    with pytest.raises(ValueError, match="row 1"):
+    with pytest.raises(ValueError, match="row 1") as info:
         fit(Z, Z)
+    # the hint names flags that `minivae evaluate` has (it named burn_in and thin, which it has not)
+    flags = re.findall(r"--[a-z-]+", str(info.value))
+    evaluate = build_parser()._subparsers._group_actions[0].choices["evaluate"]
+    assert flags and set(flags) <= set(evaluate._option_string_actions)
 
 
 def test_summary_is_the_mean_over_rows_with_the_rows_errors_combined():
