@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .broadcast import sum_to_shape
-from .kernels.scalar import inverse_sd
+from .kernels.scalar import precision
 
 __all__ = ["LOG_2PI", "SampleCache", "KLCache", "StdNormalCache", "LogNormalCache",
            "sample_forward", "sample_backward", "kl_forward", "kl_backward",
@@ -137,24 +137,20 @@ def log_standard_normal_backward(dout, cache):
 
 def log_normal_forward(x, mean, logvar):
     r"""Diagonal Gaussian log-density summed over the last axis,
-    $\log\mathcal N(x; \mu, \sigma^2 I) = -\tfrac12 \sum_j \left(\log 2\pi + \text{logvar}_j + r_j^2\right)$
-    with the standardized residual $r_j = (x_j - \mu_j)/\sigma_j$.
+    $\log\mathcal N(x; \mu, \sigma^2 I) = -\tfrac12 \sum_j \left(\log 2\pi + \text{logvar}_j + (x_j - \mu_j)^2 / \sigma_j^2\right)$.
 
     The inputs broadcast against each other (e.g. ``x (L, M, J)`` against ``mean (M, J)``).
-    $1/\sigma = e^{-\frac12\text{logvar}}$ is formed with its exponent capped
-    (:func:`~minivae.kernels.scalar.inverse_sd`): where $1/\sigma^2$ would overflow (logvar
-    below -709 in float64, -88 in float32) the density stays finite wherever it is, e.g. at
-    $x = \mu$, instead of becoming $0 \cdot \infty$.
+    $1/\sigma^2 = e^{-\text{logvar}}$ is formed with its exponent capped
+    (:func:`~minivae.kernels.scalar.log_precision`), so that at $x = \mu$ the density stays
+    finite for every logvar instead of becoming $0 \cdot \infty$.
 
     Returns
     -------
     log_density : ndarray, the broadcast shape without its last axis
     cache : LogNormalCache
     """
-    inv_sd = inverse_sd(logvar)
-    r = (x - mean) * inv_sd
-    diff_over_var = r * inv_sd
-    sq_over_var = r * r
+    diff_over_var = (x - mean) * precision(logvar)
+    sq_over_var = (x - mean) * diff_over_var
     log_density = -0.5 * np.sum(LOG_2PI + logvar + sq_over_var, axis=-1)
     shapes = (np.shape(x), np.shape(mean), np.shape(logvar))
     return log_density, LogNormalCache(diff_over_var, sq_over_var, shapes)

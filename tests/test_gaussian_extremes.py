@@ -1,11 +1,12 @@
-"""The Gaussian log-likelihood and its gradients stay finite wherever the maths is, on both
+r"""The Gaussian log-likelihood and its gradients stay finite wherever the maths is, on both
 backends and on both paths (readable: ``likelihoods``; fused: ``model.fastpath``).
 
-Per coordinate, $\\log\\mathcal N(x; \\mu, e^{\\text{logvar}}) = -\\tfrac12(\\log 2\\pi + \\text{logvar})
-- \\tfrac12 (x-\\mu)^2 e^{-\\text{logvar}}$. At $x = \\mu$ the second term is 0 for every logvar,
-so the value is $-\\tfrac12(\\log 2\\pi + \\text{logvar})$ (+499.08 at logvar = -1000), the
-gradient in $\\mu$ is 0 and in logvar -1/2; forming $1/\\sigma^2$ first made it $0 \\cdot \\infty$ =
-NaN once $e^{-\\text{logvar}}$ overflowed (logvar < -709.8 in float64, < -88.7 in float32).
+Per coordinate, $\log\mathcal N(x; \mu, e^{\text{logvar}}) = -\tfrac12(\log 2\pi + \text{logvar})
+- \tfrac12 (x-\mu)^2 e^{-\text{logvar}}$. At $x = \mu$ the second term is 0 for every logvar,
+so the value is $-\tfrac12(\log 2\pi + \text{logvar})$ (+499.08 at logvar = -1000), the
+gradient in $\mu$ is 0 and in logvar -1/2; it was $0 \cdot \infty$ = NaN once $e^{-\text{logvar}}$
+overflowed (logvar < -709.8 in float64, < -88.7 in float32). Above the cap on the exponent
+(:func:`minivae.kernels.scalar.log_precision`) the numbers are the old ones, bit for bit.
 """
 import numpy as np
 import pytest
@@ -15,10 +16,11 @@ from hypothesis import strategies as st
 
 from minivae import VAE, kernels
 from minivae.backend import use_backend
+from minivae.kernels import scalar as S
 from minivae.likelihoods import gaussian_loglik_backward, gaussian_loglik_forward
 from strategies import floats
 
-LOG_2PI = np.log(2.0 * np.pi)
+LOG_2PI = float(np.log(2.0 * np.pi))
 DTYPES = [np.float64, np.float32]
 # the smallest logvar at which the old formula still gave a number, and values past it
 EXTREME = {np.float64: [-709.0, -710.0, -1e3, -1e4, -1e300], np.float32: [-88.0, -89.0, -100.0, -1e4, -1e30]}
@@ -50,23 +52,39 @@ def test_the_issue_number():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
-def test_off_the_mean_past_the_old_overflow_is_still_exact(dtype):
-    """$(x-\\mu)^2 e^{-\\text{logvar}}$ is representable although $e^{-\\text{logvar}}$ is not:
-    float64 logvar = -1000, |x - mu| = 1e-200 (value 1.97e34); float32 logvar = -100,
-    |x - mu| = 2**-10 (about 2.6e37)."""
-    logvar, d = (-1000.0, 1e-200) if dtype == np.float64 else (-100.0, 2.0 ** -10)
-    x, mean, lv = (np.array([[v]], dtype) for v in (0.0, d, logvar))
-    with np.errstate(over="ignore"):  # float32's gradient in mu, -2.7e40, does overflow
-        out, cache = gaussian_loglik_forward(x, mean, lv)
-        dmean, dlogvar = gaussian_loglik_backward(np.ones(1, dtype), cache)
-    sq = np.exp(2.0 * np.log(d) - logvar)  # float64 in log space
-    assert np.isfinite(out[0]) and out[0] == pytest.approx(-0.5 * (LOG_2PI + logvar + sq), rel=1e-5)
+def test_off_the_mean_it_is_exact_up_to_the_cap_and_finite_beyond(dtype):
+    """Up to logvar = -709 (float64) / -88 (float32) nothing changed: the known answer at a
+    residual of 1e-3; below, off the mean, still a number (lower than at the mean)."""
+    last, past = (-700.0, -1e3) if dtype == np.float64 else (-80.0, -100.0)
+    d = 1e-3
+    x, mean = np.array([[0.5]], dtype), np.array([[0.5 + d]], dtype)
+    d = float(mean[0, 0]) - float(x[0, 0])  # the residual as the dtype holds it
+    out, cache = gaussian_loglik_forward(x, mean, np.array([[last]], dtype))
+    _, dlogvar = gaussian_loglik_backward(np.ones(1, dtype), cache)
+    sq = np.exp(2.0 * np.log(d) - last)  # float64, in log space
+    assert out[0] == pytest.approx(-0.5 * (LOG_2PI + last + sq), rel=1e-5)
     assert dlogvar[0, 0] == pytest.approx(0.5 * (sq - 1.0), rel=1e-5)
-    dmean_exact = -np.exp(np.log(d) - logvar)
-    if np.abs(dmean_exact) < np.finfo(dtype).max:
-        assert dmean[0, 0] == pytest.approx(dmean_exact, rel=1e-5)
-    else:
-        assert dmean[0, 0] == -np.inf
+    with np.errstate(over="ignore"):  # the gradient in mu may overflow to -inf: it is that big
+        out, cache = gaussian_loglik_forward(x, mean, np.array([[past]], dtype))
+        dmean, dlogvar = gaussian_loglik_backward(np.ones(1, dtype), cache)
+    assert np.isfinite(out[0]) and out[0] < -0.5 * (LOG_2PI + past)
+    assert not np.isnan(dmean[0, 0]) and np.isfinite(dlogvar[0, 0]) and dlogvar[0, 0] > 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: t.__name__)
+def test_in_the_normal_range_nothing_changed_bit_for_bit(dtype):
+    r"""The old formula, $(x-\mu) e^{-\text{logvar}}$ and its products, on the NumPy path."""
+    rng = np.random.default_rng(0)
+    x, mean = rng.random((2, 50, 7)).astype(dtype)
+    logvar = rng.uniform(-30.0, 10.0, (50, 7)).astype(dtype)
+    out, cache = gaussian_loglik_forward(x, mean, logvar)
+    diff_over_var = (x - mean) * np.exp(-logvar)
+    np.testing.assert_array_equal(cache.diff_over_var, diff_over_var)
+    np.testing.assert_array_equal(out, -0.5 * np.sum(LOG_2PI + logvar + (x - mean) * diff_over_var,
+                                                     axis=-1))
+    d = x - mean
+    np.testing.assert_array_equal(S.gaussian_loglik(x, mean, logvar),
+                                  -0.5 * (1.8378770664093453 + logvar + d * d * np.exp(-logvar)))
 
 
 @given(x=floats(-5.0, 5.0), logvar=floats(-1e6, 50.0))

@@ -30,7 +30,7 @@ from .scalar import (SIGMOID, SOFTPLUS, TANH, activation, activation_grad,
                      adagrad_accumulate, adagrad_param, adam_param, bernoulli_draw,
                      bernoulli_terms_from,
                      gaussian_grad_logvar_from, gaussian_grad_mean_from, gaussian_loglik_from,
-                     inverse_sd_log, inverse_sd_log_cap,
+                     log_precision, precision_log_cap,
                      kl_grad_logvar, kl_term, moment, reparam_grad_logvar, reparameterize,
                      sigmoid_from, softplus_from_log1p)
 
@@ -142,14 +142,14 @@ def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll, lo, h
     pre-activation (through the sigmoid when ``sigmoid_mean``) and for ``logvar``.
 
     Per row, ``dA_mean``'s row first holds the mean (via ``exp(-|a|)`` and
-    :func:`~minivae.kernels.scalar.sigmoid_from`) and ``dlogvar``'s row ``s = 1/sigma``
-    (:func:`~minivae.kernels.scalar.inverse_sd_log`), each from one SIMD sweep; the
+    :func:`~minivae.kernels.scalar.sigmoid_from`) and ``dlogvar``'s row ``w = exp(-logvar)``
+    (capped, :func:`~minivae.kernels.scalar.log_precision`), each from one SIMD sweep; the
     ``gaussian_*_from`` functions then overwrite them in place."""
     M, D = X.shape[0], A_mean.shape[1]
-    cap = inverse_sd_log_cap(A_mean)
+    cap = precision_log_cap(A_mean)
     terms = np.empty(D, A_mean.dtype)
     for r in range(lo, hi):
-        x, a, lv, m, s = X[r % M], A_mean[r], logvar[r], dA_mean[r], dlogvar[r]
+        x, a, lv, m, w = X[r % M], A_mean[r], logvar[r], dA_mean[r], dlogvar[r]
         if sigmoid_mean:
             for d in range(D):
                 m[d] = -np.abs(a[d])
@@ -160,14 +160,14 @@ def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll, lo, h
             for d in range(D):
                 m[d] = a[d]
         for d in range(D):
-            s[d] = inverse_sd_log(lv[d], cap)
-        V.exp_inplace(s)
+            w[d] = log_precision(lv[d], cap)
+        V.exp_inplace(w)
         for d in range(D):
-            mean, inv_sd = m[d], s[d]
-            terms[d] = gaussian_loglik_from(x[d], mean, lv[d], inv_sd)
-            g = scale * gaussian_grad_mean_from(x[d], mean, inv_sd)
+            mean, wd = m[d], w[d]
+            terms[d] = gaussian_loglik_from(x[d], mean, lv[d], wd)
+            g = scale * gaussian_grad_mean_from(x[d], mean, wd)
             m[d] = g * mean * (1.0 - mean) if sigmoid_mean else g
-            s[d] = scale * gaussian_grad_logvar_from(x[d], mean, inv_sd)
+            w[d] = scale * gaussian_grad_logvar_from(x[d], mean, wd)
         ll[r] = _row_sum(terms)
 
 

@@ -120,67 +120,69 @@ def bernoulli_terms(x, a):
 
 
 @register_jitable
-def inverse_sd_log_cap(a):
+def precision_log_cap(a):
     r"""The largest whole $c$ with $e^c$ finite in ``a``'s dtype: 709 (float64), 88 (float32)."""
     return float(np.floor(np.log(np.finfo(a.dtype).max)))
 
 
 @register_jitable
-def inverse_sd_log(logvar, cap):
-    r"""$\log(1/\sigma) = -\tfrac12\text{logvar}$, capped at ``cap`` (:func:`inverse_sd_log_cap`), so
-    that $s = e^{-\frac12\text{logvar}}$ stays finite: the Gaussian's pieces below take $s$."""
-    return np.minimum(-0.5 * logvar, cap)
+def log_precision(logvar, cap):
+    r"""$\log(1/\sigma^2) = -\text{logvar}$, held at ``cap`` (:func:`precision_log_cap`) so that
+    $w = e^{-\text{logvar}}$ stays finite.
+
+    Without the cap, $w$ overflows below logvar = -709.8 (float64) or -88.7 (float32) and at
+    $x = \mu$ the Gaussian's $(x-\mu)^2 w$ is $0 \cdot \infty$ = NaN, although the density is
+    finite there ($-\tfrac12(\log 2\pi + \text{logvar})$, +499.08 at logvar = -1000). With it,
+    the density and its gradients are exact at $x = \mu$ for every logvar and unchanged, bit for
+    bit, above the cap; below it, off the mean, $1/\sigma^2$ is taken as $e^{\text{cap}}$ (a
+    variance under $10^{-307}$, or $10^{-38}$ in float32, that no model reaches in practice)."""
+    return np.minimum(-logvar, cap)
 
 
 @register_jitable
-def gaussian_loglik_from(x, mean, logvar, s):
+def gaussian_loglik_from(x, mean, logvar, w):
     r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})
-    = -\tfrac12(\log 2\pi + \text{logvar} + r^2)$ with the standardized residual
-    $r = (x-\mu) s$, given $s = 1/\sigma$ (App. C.2).
-
-    Squaring $r$ rather than multiplying $(x-\mu)^2$ by $1/\sigma^2$ keeps the value finite
-    wherever it is: at $x = \mu$ with $\text{logvar} = -10^3$, $1/\sigma^2$ overflows and
-    $0 \cdot \infty$ would be NaN, while $s$ is finite and $r = 0$ (:func:`inverse_sd_log`)."""
-    r = (x - mean) * s
-    return -0.5 * (1.8378770664093453 + logvar + r * r)
+    = -\tfrac12(\log 2\pi + \text{logvar} + (x-\mu)^2 w)$ given $w = e^{-\text{logvar}}$ (App. C.2;
+    $w$ from :func:`log_precision`)."""
+    d = x - mean
+    return -0.5 * (1.8378770664093453 + logvar + d * d * w)
 
 
 @register_jitable
-def gaussian_grad_mean_from(x, mean, s):
-    r"""$\partial/\partial\mu = (x-\mu)/\sigma^2 = r s$ given $s = 1/\sigma$."""
-    return ((x - mean) * s) * s
+def gaussian_grad_mean_from(x, mean, w):
+    r"""$\partial/\partial\mu = (x-\mu) w$ given $w = e^{-\text{logvar}}$."""
+    return (x - mean) * w
 
 
 @register_jitable
-def gaussian_grad_logvar_from(x, mean, s):
-    r"""$\partial/\partial\,\text{logvar} = \tfrac12(r^2 - 1)$, $r = (x-\mu) s$, given $s = 1/\sigma$."""
-    r = (x - mean) * s
-    return 0.5 * (r * r - 1.0)
+def gaussian_grad_logvar_from(x, mean, w):
+    r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 w - 1)$ given $w = e^{-\text{logvar}}$."""
+    d = x - mean
+    return 0.5 * (d * d * w - 1.0)
 
 
 @register_jitable
-def inverse_sd(logvar):
-    r"""$s = 1/\sigma = e^{-\frac12\text{logvar}}$, its exponent capped (:func:`inverse_sd_log`)."""
-    return np.exp(inverse_sd_log(logvar, inverse_sd_log_cap(np.asarray(logvar))))
+def precision(logvar):
+    r"""$w = 1/\sigma^2 = e^{-\text{logvar}}$, its exponent capped (:func:`log_precision`)."""
+    return np.exp(log_precision(logvar, precision_log_cap(np.asarray(logvar))))
 
 
 @register_jitable
 def gaussian_loglik(x, mean, logvar):
     r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})$ (:func:`gaussian_loglik_from`)."""
-    return gaussian_loglik_from(x, mean, logvar, inverse_sd(logvar))
+    return gaussian_loglik_from(x, mean, logvar, precision(logvar))
 
 
 @register_jitable
 def gaussian_grad_mean(x, mean, logvar):
-    r"""$\partial/\partial\mu = (x-\mu) e^{-\text{logvar}}$ (:func:`gaussian_grad_mean_from`)."""
-    return gaussian_grad_mean_from(x, mean, inverse_sd(logvar))
+    r"""$\partial/\partial\mu = (x-\mu) e^{-\text{logvar}}$."""
+    return gaussian_grad_mean_from(x, mean, precision(logvar))
 
 
 @register_jitable
 def gaussian_grad_logvar(x, mean, logvar):
-    r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 e^{-\text{logvar}} - 1)$
-    (:func:`gaussian_grad_logvar_from`)."""
-    return gaussian_grad_logvar_from(x, mean, inverse_sd(logvar))
+    r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 e^{-\text{logvar}} - 1)$."""
+    return gaussian_grad_logvar_from(x, mean, precision(logvar))
 
 
 @register_jitable
