@@ -21,8 +21,14 @@ Every number the run makes carries a marker right after it::
 
 The path names a JSON file in ``{out}`` (or ``stdout``, the command's output parsed as JSON) and
 then keys (``.name``), list indices (``[0]``) and list entries selected by a field
-(``[samples=100000]``). The printed number is compared with the value rounded to the printed
+(``[samples=100000]``, or ``[family=pareto,param=scale]`` for several fields). The printed number is compared with the value rounded to the printed
 number of decimals; a string value (such as ``"8/11"``) must equal the printed text.
+
+A whole table can be marked instead; it must equal, line for line, the ``N``-th markdown table
+(counting from 0) of a text file the run writes into ``{out}``::
+
+    <!-- docnum table reparam-families tables.md 1 -->
+    | family | param | ...
 
 ``python tests/docs_numbers.py`` runs every run and reports; ``--update`` also writes the new
 values into the pages at their printed precision; ``--run NAME`` restricts both to some runs.
@@ -50,7 +56,9 @@ RUN_RE = re.compile(r"<!--\s*docnum run\s+(?P<name>[\w.-]+)\s*\n(?P<body>.*?)-->
 VALUE_RE = re.compile(
     r"(?P<number>\d+/\d+|[+\-\u2212]?\d[\d,]*(?:\.\d+)?)(?P<emph>\**)"
     r"<!--\s*docnum\s+(?P<run>[\w.-]+)\s+(?P<path>\S+)\s*-->")
-STEP_RE = re.compile(r"\.(?P<key>[A-Za-z_]\w*)|\[(?P<index>-?\d+)\]|\[(?P<field>\w+)=(?P<want>[^\]]+)\]")
+TABLE_RE = re.compile(r"<!--\s*docnum table\s+(?P<run>[\w.-]+)\s+(?P<file>[\w.-]+)\s+(?P<index>\d+)\s*-->\n"
+                      r"(?P<table>(?:\|.*\n)+)")
+STEP_RE = re.compile(r"\.(?P<key>[A-Za-z_]\w*)|\[(?P<index>-?\d+)\]|\[(?P<select>\w+=[^\]]+)\]")
 
 
 @dataclass
@@ -100,10 +108,29 @@ class Value:
 
 
 @dataclass
+class Table:
+    """A markdown table that must equal the ``index``-th table of a text file the run writes."""
+    run: str
+    file: str
+    index: int
+    printed: str
+    page: str
+    line: int
+    span: tuple[int, int]
+
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+@dataclass
 class Markers:
     runs: dict[str, Run] = field(default_factory=dict)
     values: list[Value] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    def of(self, run: str) -> list:
+        return [m for m in self.values + self.tables if m.run == run]
 
 
 def pages(root: Path = ROOT) -> list[Path]:
@@ -156,13 +183,20 @@ def read_markers(root: Path = ROOT) -> Markers:
         for m in VALUE_RE.finditer(text):
             found.values.append(Value(m["run"], m["path"], m["number"], page, _line_of(text, m.start()),
                                       m.span("number")))
-        marked = len(re.findall(r"<!--\s*docnum\s+(?!run\b)", text))
+        for m in TABLE_RE.finditer(text):
+            found.tables.append(Table(m["run"], m["file"], int(m["index"]), m["table"], page,
+                                      _line_of(text, m.start("table")), m.span("table")))
+        tables = sum(1 for t in found.tables if t.page == page)
+        if len(re.findall(r"<!--\s*docnum table\b", text)) != tables:
+            found.errors.append(f"{page}: a 'docnum table' marker is not followed by a table")
+        marked = len(re.findall(r"<!--\s*docnum\s+(?!run\b|table\b)", text))
         placed = sum(1 for v in found.values if v.page == page)
         if marked != placed:
             found.errors.append(f"{page}: {marked - placed} docnum marker(s) not right after a number")
-    for v in found.values:
+    for v in found.values + found.tables:
         if v.run not in found.runs:
-            found.errors.append(f"{v.where()}: {v.printed} names run {v.run!r}, which no page declares")
+            found.errors.append(f"{v.where()}: {v.printed.strip()[:40]} names run {v.run!r}, which no page declares")
+    for v in found.values:
         try:
             parse_path(v.path)
         except ValueError as e:
@@ -171,7 +205,10 @@ def read_markers(root: Path = ROOT) -> Markers:
 
 
 def parse_path(path: str) -> tuple[str, list[tuple]]:
-    """``'history.json[samples=0].test_bound'`` -> ``('history.json', [('field', 'samples', '0'), ('key', 'test_bound')])``."""
+    """``'history.json[samples=0].test_bound'`` -> ``('history.json', [('select', {'samples': '0'}), ('key', 'test_bound')])``.
+
+    ``[a=1,b=x]`` selects the one list entry whose fields match all the conditions.
+    """
     m = re.match(r"(stdout|[\w.-]+?\.json)(?=[.\[]|$)", path)
     if not m:
         raise ValueError(f"path {path!r} must start with 'stdout' or a JSON file name")
@@ -185,7 +222,7 @@ def parse_path(path: str) -> tuple[str, list[tuple]]:
         elif s["index"]:
             steps.append(("index", int(s["index"])))
         else:
-            steps.append(("field", s["field"], s["want"]))
+            steps.append(("select", dict(cond.split("=", 1) for cond in s["select"].split(","))))
         pos = s.end()
     return m[1], steps
 
@@ -207,9 +244,9 @@ def lookup(outputs: dict, path: str):
         elif step[0] == "index":
             node = node[step[1]]
         else:
-            hits = [item for item in node if _matches(item.get(step[1]), step[2])]
+            hits = [item for item in node if all(_matches(item.get(k), want) for k, want in step[1].items())]
             if len(hits) != 1:
-                raise KeyError(f"{len(hits)} entries with {step[1]}={step[2]}")
+                raise KeyError(f"{len(hits)} entries with {step[1]}")
             node = hits[0]
     return node
 
@@ -241,7 +278,12 @@ def execute(cmds: list[str], workdir: Path) -> tuple[dict, float]:
             raise RuntimeError(f"{cmd!r} exited with {done.returncode}:\n{done.stderr[-3000:]}")
         stdout = done.stdout
     seconds = time.perf_counter() - start
-    outputs = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")} if out.is_dir() else {}
+    outputs = {}
+    for path in sorted(out.glob("*")) if out.is_dir() else []:
+        if path.suffix == ".json":
+            outputs[path.name] = json.loads(path.read_text())
+        elif path.suffix == ".md":
+            outputs[path.name] = path.read_text()
     try:
         outputs["stdout"] = json.loads(stdout)
     except json.JSONDecodeError:
@@ -249,12 +291,24 @@ def execute(cmds: list[str], workdir: Path) -> tuple[dict, float]:
     return outputs, seconds
 
 
-def compare(values: list[Value], outputs: dict) -> tuple[list[tuple[Value, str]], list[Value]]:
-    """``(mismatches as (value, new text), values the outputs do not hold)``."""
+def tables_in(text: str) -> list[str]:
+    """The markdown tables in ``text``: runs of lines that start with ``|``."""
+    return re.findall(r"(?:^\|.*(?:\n|$))+", text, re.M)
+
+
+def _new_text(v, outputs):
+    if isinstance(v, Table):
+        table = tables_in(outputs[v.file])[v.index]
+        return table if table.endswith("\n") else table + "\n"
+    return v.expected(lookup(outputs, v.path))
+
+
+def compare(values: list, outputs: dict) -> tuple[list[tuple], list]:
+    """``(mismatches as (marked number or table, new text), those the outputs do not hold)``."""
     wrong, absent = [], []
     for v in values:
         try:
-            new = v.expected(lookup(outputs, v.path))
+            new = _new_text(v, outputs)
         except (KeyError, IndexError, TypeError):
             absent.append(v)
             continue
@@ -266,7 +320,13 @@ def compare(values: list[Value], outputs: dict) -> tuple[list[tuple[Value, str]]
 def report(run: Run, wrong: list[tuple[Value, str]]) -> str:
     lines = [f"run {run.name} ({run.page}:{run.line}): {len(wrong)} printed number(s) differ from "
              f"`{' && '.join(run.cmds)}`:"]
-    lines += [f"  {v.where()}: printed {v.printed}, now {new}  ({v.path})" for v, new in wrong]
+    for v, new in wrong:
+        if isinstance(v, Table):
+            old, now = v.printed.splitlines(), new.splitlines()
+            diff = [f"    - {a}\n    + {b}" for a, b in zip(old, now) if a != b]
+            lines.append(f"  {v.where()}: table differs from table {v.index} of {v.file}:\n" + "\n".join(diff))
+        else:
+            lines.append(f"  {v.where()}: printed {v.printed}, now {new}  ({v.path})")
     lines.append("  to write the new values into the pages: python tests/docs_numbers.py --update "
                  f"--run {run.name}")
     return "\n".join(lines)
@@ -280,6 +340,44 @@ def update(root: Path, wrong: list[tuple[Value, str]]) -> None:
         for v, new in sorted(((v, n) for v, n in wrong if v.page == page), key=lambda p: -p[0].span[0]):
             text = text[:v.span[0]] + new + text[v.span[1]:]
         path.write_text(text, encoding="utf-8")
+
+
+RESULT_RE = re.compile(r"[+\-\u2212]?\d+\.\d{2,}")
+STALE = "not re-run since"
+NOT_RESULTS = ("docs/performance.md", "docs/equations.md")  # dated timings; the paper's constants
+
+
+def unmarked_results(root: Path = ROOT) -> list[str]:
+    """Table cells with a number of two or more decimals that carry no ``docnum`` marker, are in
+    no marked table, and stand in a section (from its heading) that does not say it was
+    "not re-run since". Pages in ``NOT_RESULTS`` are left out."""
+    found = []
+    for path in pages(root):
+        page = str(path.relative_to(root))
+        if page in NOT_RESULTS:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        section, marked_table, in_code = "", False, False
+        for number, line in enumerate(lines, 1):
+            if line.startswith("```"):
+                in_code = not in_code
+            if in_code:
+                continue
+            if line.startswith("#"):
+                section = ""
+            section += line + "\n"
+            stripped = line.strip()
+            if stripped.startswith("<!--") and "docnum table" in stripped:
+                marked_table = True
+            elif not stripped.startswith("|"):
+                marked_table = marked_table and stripped.startswith("<!--")
+                continue
+            if marked_table or STALE in section:
+                continue
+            for cell in stripped.strip("|").split("|"):
+                if RESULT_RE.search(cell) and "docnum" not in cell:
+                    found.append(f"{page}:{number}: {cell.strip()}")
+    return found
 
 
 def main(argv=None) -> int:
@@ -302,12 +400,12 @@ def main(argv=None) -> int:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             outputs, seconds = execute(cmds, Path(tmp))
-        values = [v for v in markers.values if v.run == name]
+        values = markers.of(name)
         wrong, absent = compare(values, outputs)
         print(f"run {name}: {len(values) - len(absent)} of {len(values)} numbers checked, "
               f"{len(wrong)} differ; {seconds:.0f} s wall")
         if absent and cmds == run.cmds:
-            print("\n".join(f"  {v.where()}: {v.path} is not in the output" for v in absent))
+            print("\n".join(f"  {v.where()}: not in the output" for v in absent))
             status = 1
         if wrong:
             print(report(run, wrong))

@@ -20,11 +20,23 @@ def test_markers_parse_and_name_declared_runs():
     assert MARKERS.runs and MARKERS.values
 
 
+def test_every_result_in_a_table_is_marked_or_its_section_says_it_is_not_re_run():
+    assert dn.unmarked_results() == []
+
+
+def test_an_unmarked_result_is_found_unless_its_section_is_dated(tmp_path):
+    page = tmp_path / "docs" / "p.md"
+    page.parent.mkdir()
+    page.write_text("# A\n\n| x | 1.25 | 0.5 |\n\n# B\n\nMade at X; not re-run since.\n\n| y | 3.25 |\n"
+                    "\n# C\n\n| z | 4.25<!--docnum r stdout.z--> |\n\n```\n| code | 5.25 |\n```\n")
+    assert dn.unmarked_results(tmp_path) == ["docs/p.md:3: 1.25"]
+
+
 @pytest.mark.parametrize("name", sorted(MARKERS.runs))
 def test_each_run_quotes_numbers_and_its_commands_parse(name):
     """Every declared run is quoted on some page, and its commands are accepted by their parsers."""
     run = MARKERS.runs[name]
-    assert any(v.run == name for v in MARKERS.values), f"run {name} is declared but no number names it"
+    assert MARKERS.of(name), f"run {name} is declared but no number or table names it"
     for cmd in run.cmds + (run.commands(ci=True) or []):
         argv, _ = dn.argv_of(cmd, "OUT")
         _parse_only(argv[1:] if argv[1] == "-c" else argv[2:])
@@ -76,7 +88,29 @@ def test_compare_rounds_to_the_printed_digits_and_update_rewrites(tmp_path):
     assert dn.compare(dn.read_markers(tmp_path).values, outputs) == ([], [])
 
 
-def test_lookup_reports_an_absent_entry():
+def test_a_marked_table_is_compared_line_for_line_and_updated(tmp_path):
+    page = tmp_path / "docs" / "p.md"
+    page.parent.mkdir()
+    page.write_text("<!-- docnum run r\ncmd: minivae train --out {out}\nci: same\n-->\ntext\n\n"
+                    "<!-- docnum table r tables.md 1 -->\n| a | b |\n|---|---|\n| 1 | 2 |\n\nafter\n")
+    found = dn.read_markers(tmp_path)
+    assert found.errors == [] and len(found.tables) == 1
+    outputs = {"tables.md": "| x |\n|---|\n\n| a | b |\n|---|---|\n| 1 | 3 |"}
+    wrong, absent = dn.compare(found.of("r"), outputs)
+    assert absent == [] and [new for _, new in wrong] == ["| a | b |\n|---|---|\n| 1 | 3 |\n"]
+    assert "- | 1 | 2 |" in dn.report(found.runs["r"], wrong)
+    dn.update(tmp_path, wrong)
+    assert page.read_text().endswith("| 1 | 3 |\n\nafter\n")
+    assert dn.compare(dn.read_markers(tmp_path).of("r"), outputs) == ([], [])
+
+
+def test_lookup_selects_by_fields_and_reports_an_absent_or_ambiguous_entry():
+    rows = {"r.json": {"rows": [{"f": "z^2", "p": "loc", "v": 1}, {"f": "z^2", "p": "scale", "v": 2},
+                                {"f": "1/(1+z^2)", "p": "loc", "v": 3}]}}
+    assert dn.lookup(rows, "r.json.rows[f=z^2,p=scale].v") == 2
+    assert dn.lookup(rows, "r.json.rows[f=1/(1+z^2)].v") == 3
+    with pytest.raises(KeyError):
+        dn.lookup(rows, "r.json.rows[f=z^2].v")
     with pytest.raises(KeyError):
         dn.lookup({"history.json": [{"samples": 0}]}, "history.json[samples=100000].train_bound")
 
@@ -92,10 +126,10 @@ def test_marked_numbers_equal_what_the_command_prints(name, tmp_path):
         pytest.skip(f"run {name} takes minutes (pytest: skip); check it with "
                     f"python tests/docs_numbers.py --run {name}")
     outputs, _ = dn.execute(cmds, tmp_path)
-    values = [v for v in MARKERS.values if v.run == name]
+    values = MARKERS.of(name)
     wrong, absent = dn.compare(values, outputs)
     assert not wrong, dn.report(run, wrong)
     if cmds == run.cmds:
-        assert not absent, [f"{v.where()}: {v.path} not in the output of {cmds}" for v in absent]
+        assert not absent, [f"{v.where()}: not in the output of {cmds}" for v in absent]
     else:
         assert len(absent) < len(values), f"the CI command of run {name} checks none of its numbers"
