@@ -19,10 +19,11 @@ Every number the run makes carries a marker right after it::
 
     | train | 640.79<!--docnum frey-s0 history.json[samples=100000].train_bound--> | ...
 
-The path names a JSON file in ``{out}`` (or ``stdout``, the command's output parsed as JSON) and
-then keys (``.name``), list indices (``[0]``) and list entries selected by a field
-(``[samples=100000]``, or ``[family=pareto,param=scale]`` for several fields). The printed number is compared with the value rounded to the printed
-number of decimals; a string value (such as ``"8/11"``) must equal the printed text.
+The path names a JSON file in ``{out}`` (or ``stdout``, the last command's output parsed as
+JSON) and then keys (``.name``), list indices (``[0]``) and list entries selected by fields
+(``[samples=100000]``, ``[family=pareto,param=scale]``). The printed number is compared with the
+value rounded to the printed number of decimals; a string value (such as ``"8/11"``) must equal
+the printed text.
 
 A whole table can be marked instead; it must equal, line for line, the ``N``-th markdown table
 (counting from 0) of a text file the run writes into ``{out}``::
@@ -390,6 +391,10 @@ def main(argv=None) -> int:
     if markers.errors:
         print("\n".join(markers.errors), file=sys.stderr)
         return 1
+    unknown = set(args.run or ()) - set(markers.runs)
+    if unknown:
+        print(f"no such run: {', '.join(sorted(unknown))}; runs: {', '.join(markers.runs)}", file=sys.stderr)
+        return 2
     status, all_wrong = 0, []
     for name, run in markers.runs.items():
         if args.run and name not in args.run:
