@@ -234,7 +234,7 @@ def _check_opt_state(arrays, template, path):
         missing = sorted(template[name].keys() - slots.keys())
         if slots and missing:
             raise _error(path, f"opt/{name}/{missing[0]}", "is missing")
-    if not any(state.values()):
+    if any(template.values()) and not any(state.values()):
         raise _error(path, "opt/", "arrays are missing (trainer.has_opt_state is true)")
     return state
 
@@ -366,12 +366,14 @@ def load(directory):
 
 
 def check_opt_state(ckpt, names, path):
-    """Refuse a checkpoint whose optimizer state lacks any of the parameters ``names``."""
-    if ckpt.opt_state is not None:
-        missing = [name for name in names if not ckpt.opt_state[name]]
+    """Refuse a checkpoint whose optimizer state lacks a slot of any of the parameters ``names``."""
+    if ckpt.opt_state is None:
+        return
+    template = ckpt.optimizer.init_state({name: ckpt.model.params[name] for name in names})
+    for name in names:
+        missing = sorted(template[name].keys() - ckpt.opt_state[name].keys())
         if missing:
-            raise _error(path, f"opt/{missing[0]}/", "is missing (the optimizer's state of "
-                                                     f"{missing[0]})")
+            raise _error(path, f"opt/{name}/{missing[0]}", "is missing")
 
 
 def restore_trainer(directory, X_train, X_test=None, callbacks=()):
