@@ -55,7 +55,8 @@ def replace(path, write):
             raise
         _fsync_directory(path.parent)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
+        message = f"cannot write {path}: {exc.strerror or exc}"
+        raise (OSError(message) if exc.errno is None else OSError(exc.errno, message)) from exc
 
 
 def dumps(obj, what="the data"):

@@ -130,10 +130,12 @@ def _check_trainer_meta(t, path):
     _check_history(_get(t, "history", (list,), path, p), path)
 
 
-def _check_meta(meta, path, format=FORMAT):
-    if not isinstance(meta, dict) or meta.get("format") != format:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise _error(path, "format", f"is {found!r}: not a {format} file")
+def _check_meta(meta, path, expected=FORMAT):
+    if not isinstance(meta, dict):
+        raise _error(path, "meta", f"must be a JSON object, got {type(meta).__name__}: not a "
+                                   f"{expected} file")
+    if meta.get("format") != expected:
+        raise _error(path, "format", f"is {meta.get('format')!r}: not a {expected} file")
     _get(meta, "model", (dict,), path)
     _get(meta, "extra", (dict,), path)
     optimizer = _get(meta, "optimizer", (dict, type(None)), path)
@@ -178,7 +180,7 @@ def _meta_of(directory, arrays):
         meta = atomicfile.loads(old.read_text())
     except (UnicodeDecodeError, ValueError) as exc:
         raise _error(old, "the file", f"is not valid JSON ({exc})") from None
-    return _check_meta(meta, old, format=_OLD_FORMAT)
+    return _check_meta(meta, old, expected=_OLD_FORMAT)
 
 
 def _find(directory):
