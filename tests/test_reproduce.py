@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import norm
 
 import minivae
+from minivae import checkpoint
 from minivae.cli import build_parser, main
 from minivae.reproduce.fig2 import default_pilot_samples, summarize
 from minivae.reproduce.manifold import latent_grid
@@ -155,7 +156,7 @@ def test_fig2_on_frey_face_uses_the_gaussian_decoder(tmp_path):
     result = json.loads((tmp_path / "fig2_frey.json").read_text())
     assert len(result["runs"]) == 2
     assert all(np.isfinite(r["history"][-1]["test_bound"]) for r in result["runs"])
-    meta = json.loads((tmp_path / "frey/J2/wakesleep/lr0.1/checkpoint.json").read_text())
+    meta = checkpoint.read_meta(tmp_path / "frey/J2/wakesleep/lr0.1")
     assert meta["model"]["decoder"] == "gaussian" and meta["extra"]["algorithm"] == "wakesleep"
 
 
