@@ -17,6 +17,7 @@ from minivae.reproduce.manifold import latent_grid
 from minivae.reproduce import appendix, fig2
 from minivae.reproduce.runs import RunSpec, load_data, train_run
 from minivae.reproduce.schedule import log_schedule
+from minivae.runlock import RunLocked, lock_run
 from minivae.reproduce.stepsize import choose_step_size
 from minivae.wakesleep import WakeSleepTrainer
 
@@ -111,6 +112,14 @@ def test_a_run_resumed_to_a_larger_budget_keeps_its_points(tmp_path, mnist):
     longer = train_run(spec, tmp_path, 2000, mnist, quiet=True)
     assert [r["samples"] for r in longer.history] == [0, 1000, 1600, 2000]
     assert longer.history[:2] == short.history
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path, mnist):
+    spec = RunSpec("mnist", 2, 8, "aevb", 0.02, eval_train_size=200)
+    with lock_run(spec.directory(tmp_path)):
+        with pytest.raises(RunLocked, match="in use"):
+            train_run(spec, tmp_path, 500, mnist, quiet=True)
+    assert not checkpoint.exists(spec.directory(tmp_path))
 
 
 # -- the commands -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..mcem import MCEMTrainer, restore_mcem, save_mcem
 from ..model import VAE
 from ..optim import Adagrad
 from ..progress import ProgressPrinter, format_seconds
+from ..runlock import lock_run
 from ..training import Trainer
 from ..wakesleep import WakeSleepTrainer, restore
 from .runs import BATCH_SIZE
@@ -157,6 +158,12 @@ def train_fig3_run(spec, root, points, X_train, X_test, settings=MarginalSetting
     stream = sys.stderr if stream is None else stream
     say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
     directory = spec.directory(root)
+    with lock_run(directory):
+        return _fig3_locked(spec, directory, points, X_train, X_test, settings, quiet, stream, say)
+
+
+def _fig3_locked(spec, directory, points, X_train, X_test, settings, quiet, stream, say):
+    """:func:`train_fig3_run` under the run directory's lock."""
     marginal = _read_json(directory / "marginal.json") or []
     done = marginal[-1]["samples"] if marginal else 0
     todo = [p for p in points if p > done]

@@ -25,6 +25,7 @@ from ..model import VAE
 from ..optim import Adagrad
 from ..presets import get_preset
 from ..progress import ProgressPrinter, format_seconds
+from ..runlock import lock_run
 from ..training import Trainer
 from ..wakesleep import ALGORITHMS, WakeSleepTrainer, restore
 from .schedule import log_schedule, round_to_batches
@@ -198,9 +199,15 @@ def train_run(spec, root, samples, data, quiet=False, stream=None):
     stream = sys.stderr if stream is None else stream
     say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
     directory = spec.directory(root)
-    finished = _finished(spec, directory, round_to_batches(samples, BATCH_SIZE))
-    if finished is not None:
-        return finished
+    with lock_run(directory):
+        finished = _finished(spec, directory, round_to_batches(samples, BATCH_SIZE))
+        if finished is not None:
+            return finished
+        return _train_locked(spec, directory, samples, data, quiet, stream, say)
+
+
+def _train_locked(spec, directory, samples, data, quiet, stream, say):
+    """:func:`train_run`'s training, under the run directory's lock."""
     start = time.perf_counter()
     callbacks = [] if quiet else [ProgressPrinter(samples, interval=10.0, stream=stream)]
     trainer = _open_trainer(spec, directory, data, callbacks)
