@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
+from . import atomicfile, checkpoint
 from .argtypes import add_appendix_d_options, count, positive_count
 from .benchmark import main as bench_main
 from .datasets import binarize_fixed
@@ -25,20 +25,23 @@ from .plotting import plot_history, save_image_grid
 from .presets import PRESETS, get_preset
 from .progress import ProgressPrinter, format_seconds
 from .reproduce.cli import add_reproduce_commands
-from .training import Callback, Trainer
+from .runlock import lock_run
+from .training import Callback, Diverged, Trainer
 
 __all__ = ["main", "build_parser"]
 
 
 class _Writer(Callback):
-    """After every evaluation, write the checkpoint and ``history.json`` so a run can resume."""
+    """After every evaluation, write the checkpoint and ``history.json`` (strict JSON), each whole
+    or not at all, so a run can resume. A diverged evaluation raises before it gets here, so the
+    files keep the last good state."""
 
     def __init__(self, out, extra):
         self.out, self.extra = Path(out), extra
 
     def on_eval(self, trainer, record):
         checkpoint.save(self.out, trainer.model, trainer, extra=self.extra)
-        (self.out / "history.json").write_text(json.dumps(trainer.history_dicts(), indent=1))
+        atomicfile.write_json(self.out / "history.json", trainer.history_dicts())
 
 
 def _train(args):
@@ -54,7 +57,7 @@ def _train(args):
         if args.out is None:
             raise SystemExit("minivae train: give --out DIR (or --resume DIR)")
         out = Path(args.out)
-        if (out / "checkpoint.json").exists():
+        if checkpoint.exists(out):
             raise SystemExit(f"minivae train: {out} already holds a run; use --resume {out} "
                              f"to continue it, or choose another --out")
         preset = get_preset(args.dataset)
@@ -74,13 +77,18 @@ def _train(args):
         trainer.callbacks.append(ProgressPrinter(samples))
         print(f"training {trainer.model!r}\n  {trainer.optimizer!r}, {trainer.config()}",
               file=sys.stderr)
-    trainer.run(samples, eval_every=args.eval_every)
+    with lock_run(out):
+        try:
+            trainer.run(samples, eval_every=args.eval_every)
+        except Diverged as exc:
+            exc.directory = out   # for the resume command in its message
+            raise
     plot_history(trainer.history, out / "bound.png",
                  title=f"{preset.name}: J={trainer.model.n_latent}, AEVB")
     last = trainer.history[-1]
     print(f"done: {last.samples:,} samples in {format_seconds(last.wall_time)}; "
           f"train bound {last.train_bound:.2f}, test bound {last.test_bound:.2f} nats per datapoint; "
-          f"wrote {out}/history.json, checkpoint.npz/.json, bound.png")
+          f"wrote {out}/history.json, checkpoint.npz, bound.png")
     return 0
 
 
@@ -197,7 +205,7 @@ def build_parser():
                        "M=100, L=1, estimator B, Adagrad with step 0.02, N(0, I) weight prior, "
                        "init N(0, 0.01^2); MNIST 500 tanh hidden units with a Bernoulli decoder "
                        "and dynamic binarization, Frey Face 200 with a Gaussian sigmoid-mean decoder. "
-                       "Writes DIR/history.json, DIR/checkpoint.npz + .json and DIR/bound.png.")
+                       "Writes DIR/history.json, DIR/checkpoint.npz and DIR/bound.png.")
     p.add_argument("--dataset", choices=sorted(PRESETS), default="mnist")
     p.add_argument("--n-latent", type=int, help="J, latent dimensions (default 20)")
     p.add_argument("--n-hidden", type=int, nargs="+",
