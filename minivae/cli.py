@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
+from . import atomicfile, checkpoint
 from .activations import ACTIVATIONS
 from .argtypes import (UsageError, add_appendix_d_options, count, positive_count, run_dir,
                        step_size)
@@ -36,20 +36,23 @@ from .plotting import plot_history, save_image_grid
 from .presets import PRESETS, get_preset
 from .progress import ProgressPrinter, format_seconds
 from .reproduce.cli import add_reproduce_commands
-from .training import Callback, Trainer
+from .runlock import RunLocked, lock_run
+from .training import Callback, Diverged, Trainer
 
 __all__ = ["main", "build_parser"]
 
 
 class _Writer(Callback):
-    """After every evaluation, write the checkpoint and ``history.json`` so a run can resume."""
+    """After every evaluation, write the checkpoint and ``history.json`` (strict JSON), each whole
+    or not at all, so a run can resume. A diverged evaluation raises before it gets here, so the
+    files keep the last good state."""
 
     def __init__(self, out, extra):
         self.out, self.extra = Path(out), extra
 
     def on_eval(self, trainer, record):
         checkpoint.save(self.out, trainer.model, trainer, extra=self.extra)
-        (self.out / "history.json").write_text(json.dumps(trainer.history_dicts(), indent=1))
+        atomicfile.write_json(self.out / "history.json", trainer.history_dicts())
 
 
 TRAIN_DEFAULTS = {"dataset": "mnist", "activation": "tanh", "dtype": "float64",
@@ -101,7 +104,7 @@ def _new_run(args):
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory")
-    if (out / "checkpoint.json").exists():
+    if checkpoint.exists(out):
         raise UsageError(f"--out {out} already holds a run: continue it with --resume {out}, "
                          f"or choose another --out")
     preset = get_preset(_given_or_default(args, "dataset"))
@@ -295,12 +298,11 @@ class _RunGuard(Callback):
             raise _Interrupted
 
 
-def _resume_hint(out, guard, lr=None):
+def _resume_hint(out, guard):
     if guard.saved is None:
         return "no checkpoint was written"
-    step = "" if lr is None else f" --lr {lr:g}"
     return (f"the checkpoint in {out} holds the run at {guard.saved:,} samples; continue it "
-            f"with: minivae train --resume {shlex.quote(str(out))}{step}")
+            f"with: minivae train --resume {shlex.quote(str(out))}")
 
 
 def _train(args):
@@ -316,21 +318,21 @@ def _train(args):
         print(f"training {trainer.model!r}\n  {trainer.optimizer!r}, {trainer.config()}",
               file=sys.stderr)
     try:
-        with guard:
+        with lock_run(out), guard:
             trainer.run(samples, eval_every=eval_every)
     except (_Interrupted, KeyboardInterrupt):
         print(f"minivae train: interrupted at {trainer.samples:,} of {samples:,} samples; "
               f"{_resume_hint(out, guard)}", file=sys.stderr)
         return 130
-    except FloatingPointError as exc:
-        raise FloatingPointError(f"{exc}; {_resume_hint(out, guard, trainer.optimizer.lr / 10)}"
-                                 ) from exc
+    except Diverged as exc:
+        exc.directory = out   # for the resume command in its message
+        raise
     plot_history(trainer.history, out / "bound.png",
                  title=f"{preset.name}: J={trainer.model.n_latent}, AEVB")
     last = trainer.history[-1]
     print(f"done: {last.samples:,} samples in {format_seconds(last.wall_time)}; "
           f"train bound {last.train_bound:.2f}, test bound {last.test_bound:.2f} nats per datapoint; "
-          f"wrote {out}/history.json, checkpoint.npz/.json, bound.png")
+          f"wrote {out}/history.json, checkpoint.npz, bound.png")
     return 0
 
 
@@ -582,7 +584,7 @@ def build_parser():
         "M=100, L=1, estimator B, Adagrad with step 0.02, N(0, I) weight prior, "
         "init N(0, 0.01^2); MNIST 500 tanh hidden units with a Bernoulli decoder "
         "and dynamic binarization, Frey Face 200 with a Gaussian sigmoid-mean decoder. "
-        "Writes DIR/history.json, DIR/checkpoint.npz + .json and DIR/bound.png. "
+        "Writes DIR/history.json, DIR/checkpoint.npz and DIR/bound.png. "
         "Ctrl-C stops the run after the current step, saves it and prints the command that "
         "continues it."))
 
@@ -625,8 +627,10 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
     return parser
 
 
-EXPECTED_FAILURES = (ValueError, OSError, FloatingPointError, EOFError, zipfile.BadZipFile)
-"""Errors of a run (bad files, the disk, divergence) reported as one line without a traceback."""
+EXPECTED_FAILURES = (ValueError, OSError, FloatingPointError, EOFError, zipfile.BadZipFile,
+                     RunLocked)
+"""Errors of a run (bad files, the disk, divergence, a run directory in use) reported as one line
+without a traceback."""
 
 
 def _describe(exc):

@@ -292,12 +292,12 @@ def test_ctrl_c_in_a_subprocess_prints_the_resume_command(tmp_path):
 
 
 def test_damaged_checkpoints_fail_in_one_line_naming_the_run(frey_run, tmp_path, capsys):
-    for name, damage in (("checkpoint.npz", lambda b: b[:100]), ("checkpoint.json", lambda b: b"")):
+    for name, damage in (("truncated", lambda b: b[:100]), ("empty", lambda b: b"")):
         run = tmp_path / name
         run.mkdir()
         for f in frey_run.iterdir():
             (run / f.name).write_bytes(f.read_bytes())
-        (run / name).write_bytes(damage((run / name).read_bytes()))
+        (run / "checkpoint.npz").write_bytes(damage((run / "checkpoint.npz").read_bytes()))
         for argv in (["evaluate", str(run)], ["sample", str(run)], ["train", "--resume", str(run)]):
             capsys.readouterr()
             assert main(argv) == 1

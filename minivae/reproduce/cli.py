@@ -23,7 +23,7 @@ FIG3_START = 10_000
 
 DESCRIPTION = """\
 Reproduce the paper's experiments on the shipped MNIST and Frey Face data. Every training run
-is saved after each evaluation (checkpoint.npz + .json, history.json) under
+is saved after each evaluation (checkpoint.npz, history.json) under
 OUT/<dataset>/J<latents>/<algorithm>/lr<step size>/ (fig3: OUT/mnist/N<images>/<algorithm>/,
 with marginal.json): run the same command again to continue an interrupted run; runs that
 reached their budget are read, not retrained.
