@@ -155,8 +155,8 @@ def _reading(directory):
     except (ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile) as exc:
         if str(directory) in str(exc):
             raise
-        raise ValueError(f"cannot read the checkpoint in {directory}: "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise checkpoint.CheckpointError(f"cannot read the checkpoint in {directory}: "
+                                         f"{type(exc).__name__}: {exc}") from exc
 
 
 def _load(directory):
@@ -627,10 +627,10 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
     return parser
 
 
-EXPECTED_FAILURES = (ValueError, OSError, FloatingPointError, EOFError, zipfile.BadZipFile,
-                     RunLocked)
-"""Errors of a run (bad files, the disk, divergence, a run directory in use) reported as one line
-without a traceback."""
+FAILED_RUN = (checkpoint.CheckpointError, OSError, FloatingPointError, EOFError,
+              zipfile.BadZipFile, RunLocked)
+"""Errors of a run (a damaged checkpoint, the disk, divergence, a run directory in use): one line,
+exit status 1. Any other ``ValueError`` is input the command cannot use: exit status 2."""
 
 
 def _describe(exc):
@@ -650,7 +650,8 @@ def _report(args, name, message, status):
 def main(argv=None):
     """Entry point of ``minivae`` and ``python -m minivae``.
 
-    Returns the exit status: 0, 1 for a failed run, 2 for a usage error, 130 when interrupted.
+    Returns the exit status: 0; 1 for a failed run; 2 for a usage error (argparse's own errors
+    exit with 2 from the parser); 130 when interrupted.
     Every error is one line on stderr; ``minivae --debug COMMAND`` adds the traceback.
     """
     args = build_parser().parse_args(argv)
@@ -658,12 +659,12 @@ def main(argv=None):
                                                   if getattr(args, "experiment", None) else []))
     try:
         return args.func(args)
-    except UsageError as exc:
-        return _report(args, name, str(exc), 2)
     except KeyboardInterrupt:
         return _report(args, name, "interrupted", 130)
-    except EXPECTED_FAILURES as exc:
+    except FAILED_RUN as exc:
         return _report(args, name, _describe(exc), 1)
+    except ValueError as exc:  # UsageError and the like
+        return _report(args, name, str(exc), 2)
     except Exception as exc:  # a defect of minivae: still one line, --debug shows where
         return _report(args, name, f"unexpected {type(exc).__name__}: {exc} (run minivae --debug "
                                    f"{args.command} ... for the traceback)", 1)

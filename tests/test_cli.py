@@ -370,3 +370,21 @@ def test_version(capsys):
     assert exit_.value.code == 0
     import minivae
     assert capsys.readouterr().out.strip() == f"minivae {minivae.__version__}"
+
+
+def test_a_run_directory_in_use_fails_in_one_line(tmp_path, capsys):
+    from minivae.runlock import lock_run
+    with lock_run(tmp_path / "r"):
+        assert main(["train", *FREY, "--samples", "200", "--out", str(tmp_path / "r"),
+                     "--quiet"]) == 1
+    assert f"{tmp_path / 'r'} is in use" in _one_line(capsys.readouterr().err)
+
+
+def test_resume_refuses_a_run_of_minivae_reproduce(frey_run, tmp_path, capsys):
+    from minivae.presets import get_preset
+    frey = get_preset("frey")
+    trainer = checkpoint.restore_trainer(frey_run, frey.load("train"), frey.load("test"))
+    run = tmp_path / "wakesleep"
+    checkpoint.save(run, trainer.model, trainer,
+                    extra={"dataset": "frey", "algorithm": "wakesleep", "experiment": "reproduce"})
+    assert "minivae reproduce" in _refused(["train", "--resume", str(run)], capsys)
