@@ -33,12 +33,13 @@ def test_an_unmarked_result_is_found_unless_its_section_is_dated(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(MARKERS.runs))
-def test_each_run_quotes_numbers_and_its_commands_parse(name):
-    """Every declared run is quoted on some page, and its commands are accepted by their parsers."""
+def test_each_run_quotes_numbers_and_its_commands_parse(name, tmp_path):
+    """Every declared run is quoted on some page, and its commands are accepted by their parsers
+    (with ``{out}`` an existing, empty directory: commands that read a run check that it exists)."""
     run = MARKERS.runs[name]
     assert MARKERS.of(name), f"run {name} is declared but no number or table names it"
     for cmd in run.cmds + (run.commands(ci=True) or []):
-        argv, _ = dn.argv_of(cmd, "OUT")
+        argv, _ = dn.argv_of(cmd, str(tmp_path))
         _parse_only(argv[1:] if argv[1] == "-c" else argv[2:])
 
 
