@@ -1,11 +1,18 @@
-"""Argument types for the command line: sample counts and step sizes, with clear errors.
+"""Argument types for the command line: counts, step sizes and run directories, with clear errors.
 
 Shared by :mod:`minivae.cli` and :mod:`minivae.reproduce.cli`; counts accept ``1e6`` as well as
-``1000000``.
+``1000000``. :class:`UsageError` marks arguments that parse but cannot run together.
 """
 import argparse
+import math
+from pathlib import Path
 
-__all__ = ["count", "positive_count", "step_size", "add_appendix_d_options"]
+__all__ = ["UsageError", "count", "positive_count", "step_size", "run_dir",
+           "add_appendix_d_options"]
+
+
+class UsageError(ValueError):
+    """Arguments that each parse but that the command cannot run as asked (exit status 2)."""
 
 
 def _number(text):
@@ -17,13 +24,13 @@ def _number(text):
 
 def _whole(text, minimum):
     value = _number(text)
-    if not (value >= minimum and value == int(value)):
+    if not (math.isfinite(value) and value >= minimum and value == int(value)):
         raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
     return int(value)
 
 
 def count(text):
-    """A count of at least 0, such as ``1e6`` or ``250000``."""
+    """A count of at least 0, such as ``1e6`` or ``250000`` (also a seed)."""
     return _whole(text, 0)
 
 
@@ -33,11 +40,20 @@ def positive_count(text):
 
 
 def step_size(text):
-    """A positive step size."""
+    """A positive, finite step size."""
     value = _number(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"a step size must be positive, got {text!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"a step size must be a positive number, got {text!r}")
     return value
+
+
+def run_dir(text):
+    """A directory that exists (a saved run); as a :class:`~pathlib.Path`."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {text}" if not path.exists()
+                                         else f"not a directory: {text}")
+    return path
 
 
 def add_appendix_d_options(parser, leapfrog_help="leapfrog steps per HMC move (default 4)"):

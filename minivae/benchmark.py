@@ -8,7 +8,6 @@ The contestants of a row take turns, and the whole turn is repeated ``rounds`` t
 reports each contestant's median rate and the median of the per-round ratios to PyTorch, so a
 slow spell of the machine during one contestant's turn moves the ratio less.
 """
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import kernels
+from . import atomicfile, kernels
 from .backend import get_backend, set_backend, use_backend
 from .datasets import load_mnist
 from .model import VAE
@@ -371,5 +370,5 @@ def main(args):
     result = run_benchmark(args.steps, args.warmup, tuple(args.batch_sizes), tuple(args.dtypes),
                            torch=not args.no_torch, progress=None if args.json else report,
                            rounds=args.rounds)
-    print(json.dumps(result, indent=1) if args.json else format_table(result))
+    print(atomicfile.dumps(result) if args.json else format_table(result))
     return 0

@@ -3,15 +3,26 @@
 Run ``minivae --help`` or ``minivae COMMAND --help`` for the options.
 """
 import argparse
+import errno
+import importlib.metadata
 import json
+import os
+import shlex
+import signal
 import sys
+import threading
 import time
+import traceback
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
-from .argtypes import add_appendix_d_options, count, positive_count
+from . import atomicfile, checkpoint
+from .activations import ACTIVATIONS
+from .argtypes import (UsageError, add_appendix_d_options, count, positive_count, run_dir,
+                       step_size)
 from .benchmark import main as bench_main
 from .datasets import binarize_fixed
 from .estimators import ESTIMATORS
@@ -25,62 +36,303 @@ from .plotting import plot_history, save_image_grid
 from .presets import PRESETS, get_preset
 from .progress import ProgressPrinter, format_seconds
 from .reproduce.cli import add_reproduce_commands
-from .training import Callback, Trainer
+from .runlock import RunLocked, lock_run
+from .training import Callback, Diverged, Trainer
 
 __all__ = ["main", "build_parser"]
 
 
 class _Writer(Callback):
-    """After every evaluation, write the checkpoint and ``history.json`` so a run can resume."""
+    """After every evaluation, write the checkpoint and ``history.json`` (strict JSON), each whole
+    or not at all, so a run can resume. A diverged evaluation raises before it gets here, so the
+    files keep the last good state."""
 
     def __init__(self, out, extra):
         self.out, self.extra = Path(out), extra
 
     def on_eval(self, trainer, record):
         checkpoint.save(self.out, trainer.model, trainer, extra=self.extra)
-        (self.out / "history.json").write_text(json.dumps(trainer.history_dicts(), indent=1))
+        atomicfile.write_json(self.out / "history.json", trainer.history_dicts())
+
+
+TRAIN_DEFAULTS = {"dataset": "mnist", "activation": "tanh", "dtype": "float64",
+                  "samples": 1_000_000, "optimizer": "adagrad", "batch_size": 100, "L": 1,
+                  "estimator": "B", "binarization": None, "no_weight_prior": False, "seed": 0,
+                  "eval_train_size": 10_000}
+"""``minivae train``'s defaults where the dataset does not set them (``--n-hidden``, ``--n-latent``
+and ``--lr`` come from :mod:`minivae.presets`, ``--eval-every`` from the budget). The parser's
+defaults are ``None``, so that a resumed run can tell a flag given from one left out."""
+
+RESUME_CHANGES = ("samples", "lr", "eval_every")
+"""The options a resumed run may change; every other one must match the run's setting."""
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _given_or_default(args, name):
+    value = getattr(args, name)
+    return TRAIN_DEFAULTS[name] if value is None else value
+
+
+def default_eval_every(samples, batch_size):
+    """A twentieth of the budget in whole minibatches, at least one."""
+    return max(samples // 20 // batch_size * batch_size, batch_size)
+
+
+def _whole_minibatches(name, value, batch_size):
+    """Refuse a count of samples that training, a minibatch at a time, could not stop at."""
+    if value % batch_size:
+        up = -(-value // batch_size) * batch_size
+        raise UsageError(f"{_flag(name)} {value:,} is not a whole number of minibatches of "
+                         f"--batch-size {batch_size}: training would stop at {up:,}; give a "
+                         f"multiple of {batch_size}")
+
+
+def _check_schedule(samples, eval_every, batch_size, n_train, eval_every_given=True):
+    if batch_size > n_train:
+        raise UsageError(f"--batch-size {batch_size:,} is larger than the training set "
+                         f"({n_train:,} images)")
+    _whole_minibatches("samples", samples, batch_size)
+    if eval_every_given:
+        _whole_minibatches("eval_every", eval_every, batch_size)
+
+
+def _new_run(args):
+    """The trainer, output directory, preset and ``extra`` metadata of a new run."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a directory")
+    if checkpoint.exists(out):
+        raise UsageError(f"--out {out} already holds a run: continue it with --resume {out}, "
+                         f"or choose another --out")
+    preset = get_preset(_given_or_default(args, "dataset"))
+    if preset.decoder != "bernoulli" and args.binarization not in (None, "none"):
+        raise UsageError(f"--binarization {args.binarization} applies to the Bernoulli decoder "
+                         f"(mnist); {preset.name} is never binarized")
+    X_train, X_test = preset.load("train"), preset.load("test")
+    n_train = len(X_train)
+    batch_size, samples = _given_or_default(args, "batch_size"), _given_or_default(args, "samples")
+    eval_every = (default_eval_every(samples, batch_size) if args.eval_every is None
+                  else args.eval_every)
+    _check_schedule(samples, eval_every, batch_size, n_train)
+    eval_train_size = (min(TRAIN_DEFAULTS["eval_train_size"], n_train)
+                       if args.eval_train_size is None else args.eval_train_size)
+    if eval_train_size > n_train:
+        raise UsageError(f"--eval-train-size {eval_train_size:,} is larger than the training set "
+                         f"({n_train:,} images)")
+    seed = _given_or_default(args, "seed")
+    model = VAE(preset.image_shape[0] * preset.image_shape[1],
+                args.n_hidden or [preset.n_hidden],
+                preset.n_latent if args.n_latent is None else args.n_latent,
+                decoder=preset.decoder, activation=_given_or_default(args, "activation"),
+                seed=seed, dtype=_given_or_default(args, "dtype"))
+    optimizer = make_optimizer(_given_or_default(args, "optimizer"),
+                               lr=preset.lr if args.lr is None else args.lr)
+    trainer = Trainer(model, X_train, X_test, optimizer=optimizer, batch_size=batch_size,
+                      L=_given_or_default(args, "L"),
+                      estimator=_given_or_default(args, "estimator"),
+                      weight_prior=not args.no_weight_prior, binarization=args.binarization,
+                      seed=seed, eval_train_size=eval_train_size)
+    _writable(out)
+    extra = {"dataset": preset.name, "samples": samples, "eval_every": eval_every, "changes": []}
+    return trainer, out, preset, extra
+
+
+def _writable(out):
+    """Create ``out`` and make sure this process may write in it, before any training."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "cannot write in the run directory", str(out))
+
+
+@contextmanager
+def _reading(directory):
+    """Report a checkpoint that cannot be read as one error that names ``directory``."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+        if str(directory) in str(exc):
+            raise
+        raise checkpoint.CheckpointError(f"cannot read the checkpoint in {directory}: "
+                                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _load(directory):
+    with _reading(directory):
+        return checkpoint.load(directory)
+
+
+def _saved_settings(ckpt):
+    """The run's value of every ``minivae train`` option a resume must not change."""
+    model, config = ckpt.model, ckpt.trainer["config"]
+    return {"dataset": ckpt.extra.get("dataset"), "n_latent": model.n_latent,
+            "n_hidden": list(model.n_hidden), "activation": model.activation,
+            "dtype": model.dtype.name, "optimizer": ckpt.optimizer.name,
+            "batch_size": config["batch_size"], "L": config["L"],
+            "estimator": config["estimator"], "binarization": config["binarization"],
+            "no_weight_prior": not config["weight_prior"], "seed": config["seed"],
+            "eval_train_size": min(config["eval_train_size"], config["n_train"])}
+
+
+def _refuse_changes(args, ckpt):
+    """A resumed run keeps its settings: refuse every option given with a different value."""
+    differ = [f"{_flag(name)} {_show(getattr(args, name))} (the run's: {_show(saved)})"
+              for name, saved in _saved_settings(ckpt).items()
+              if getattr(args, name) not in (None, saved)]
+    if differ:
+        raise UsageError(f"--resume {args.resume} continues the run with its own settings, and "
+                         f"these differ from them: {', '.join(differ)}; only --samples, --lr and "
+                         f"--eval-every can change (start a new run with --out to change others)")
+
+
+def _show(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _check_resumable(directory, ckpt):
+    if ckpt.trainer is None:
+        raise UsageError(f"--resume {directory}: the checkpoint holds a model without its "
+                         f"training state; there is nothing to resume")
+    if ckpt.extra.get("experiment") or ckpt.extra.get("algorithm", "aevb") != "aevb":
+        raise UsageError(f"--resume {directory}: this run was written by `minivae reproduce` "
+                         f"(algorithm {ckpt.extra.get('algorithm', 'aevb')}, its own evaluation "
+                         f"schedule); run that reproduce command again to continue it")
+
+
+def _resumed_run(args):
+    """The trainer, directory, preset and ``extra`` of a resumed run, with the changes asked for
+    applied, recorded in ``extra["changes"]`` and announced on stderr."""
+    out = args.resume
+    ckpt = _load(out)
+    _check_resumable(out, ckpt)
+    _refuse_changes(args, ckpt)
+    extra = {**ckpt.extra, "changes": list(ckpt.extra.get("changes", []))}
+    preset = get_preset(extra["dataset"])
+    with _reading(out):
+        trainer = checkpoint.restore_trainer(out, preset.load("train"), preset.load("test"))
+    samples = extra.get("samples") if args.samples is None else args.samples
+    if samples is None:
+        raise UsageError(f"--resume {out}: the run records no budget; give --samples")
+    if samples < trainer.samples:
+        raise UsageError(f"--samples {samples:,} is less than the {trainer.samples:,} samples the "
+                         f"run in {out} has already seen")
+    eval_every, note = extra.get("eval_every"), ""
+    if eval_every is None:  # a checkpoint from before --eval-every was saved
+        eval_every = max(extra.get("samples", samples) // 20, trainer.batch_size)
+        note = " (the checkpoint does not record it: the default for its budget)"
+    if args.eval_every is not None:
+        eval_every = args.eval_every
+    _check_schedule(samples, eval_every, trainer.batch_size, len(trainer.X_train),
+                    args.eval_every is not None)
+    changes = {"samples": (extra.get("samples"), samples),
+               "eval_every": (extra.get("eval_every"), eval_every),
+               "lr": (trainer.optimizer.lr, trainer.optimizer.lr if args.lr is None else args.lr)}
+    if changes["lr"][0] != changes["lr"][1]:
+        config = trainer.optimizer.config()
+        trainer.optimizer = make_optimizer(config.pop("name"), **{**config, "lr": args.lr})
+    _writable(out)
+    print(f"resuming {out} at {trainer.samples:,} samples: budget {samples:,}, evaluating every "
+          f"{eval_every:,} samples{note}", file=sys.stderr)
+    for name in RESUME_CHANGES:
+        before, after = changes[name]
+        if getattr(args, name) is not None and before != after:
+            extra["changes"].append({"samples": trainer.samples, "option": _flag(name),
+                                     "from": before, "to": after})
+            print(f"  {_flag(name)} changes from {before} to {after} at {trainer.samples:,} "
+                  f"samples (recorded in the checkpoint under extra.changes)", file=sys.stderr)
+    extra.update(samples=samples, eval_every=eval_every)
+    return trainer, out, preset, extra
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, turned into a stop between two steps."""
+
+
+class _RunGuard(Callback):
+    """Turns Ctrl-C into a clean stop and remembers the last checkpoint written.
+
+    The first Ctrl-C asks the run to stop after the current step: if an evaluation is due at
+    that step it runs first (and its checkpoint is written), otherwise the checkpoint is written
+    there, between two steps, where a resumed run continues exactly as an uninterrupted one
+    would. A second Ctrl-C stops at once, keeping the last checkpoint written.
+    """
+
+    def __init__(self, writer, total, eval_every, saved=None):
+        self.writer, self.total, self.eval_every = writer, total, eval_every
+        self.saved = saved
+        self.requested = False
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._ask)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _ask(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def _eval_due(self, trainer):
+        """Whether the step just taken crossed a multiple of ``eval_every`` or ended the run,
+        which is when :meth:`Trainer.run` evaluates next."""
+        before = trainer.samples - trainer.batch_size
+        return (trainer.samples >= self.total
+                or trainer.samples // self.eval_every != before // self.eval_every)
+
+    def on_step(self, trainer, bound):
+        if self.requested and not self._eval_due(trainer):
+            self.writer.on_eval(trainer, trainer.history[-1])
+            self.saved = trainer.samples
+            raise _Interrupted
+
+    def on_eval(self, trainer, record):
+        self.saved = record.samples
+        if self.requested and record.samples < self.total:
+            raise _Interrupted
+
+
+def _resume_hint(out, guard):
+    if guard.saved is None:
+        return "no checkpoint was written"
+    return (f"the checkpoint in {out} holds the run at {guard.saved:,} samples; continue it "
+            f"with: minivae train --resume {shlex.quote(str(out))}")
 
 
 def _train(args):
-    if args.resume:
-        out = Path(args.resume)
-        extra = checkpoint.load(out).extra
-        preset = get_preset(extra["dataset"])
-        samples = args.samples if args.samples is not None else extra["samples"]
-        extra = {**extra, "samples": samples}
-        trainer = checkpoint.restore_trainer(out, preset.load("train"), preset.load("test"))
-        print(f"resuming {out} at {trainer.samples:,} samples", file=sys.stderr)
-    else:
-        if args.out is None:
-            raise SystemExit("minivae train: give --out DIR (or --resume DIR)")
-        out = Path(args.out)
-        if (out / "checkpoint.json").exists():
-            raise SystemExit(f"minivae train: {out} already holds a run; use --resume {out} "
-                             f"to continue it, or choose another --out")
-        preset = get_preset(args.dataset)
-        samples = 1_000_000 if args.samples is None else args.samples
-        model = VAE(preset.image_shape[0] * preset.image_shape[1],
-                    args.n_hidden or preset.n_hidden, args.n_latent or preset.n_latent,
-                    decoder=preset.decoder, activation=args.activation, seed=args.seed,
-                    dtype=args.dtype)
-        optimizer = make_optimizer(args.optimizer, lr=args.lr or preset.lr)
-        trainer = Trainer(model, preset.load("train"), preset.load("test"), optimizer=optimizer,
-                          batch_size=args.batch_size, L=args.L, estimator=args.estimator,
-                          weight_prior=not args.no_weight_prior, binarization=args.binarization,
-                          seed=args.seed, eval_train_size=args.eval_train_size)
-        extra = {"dataset": preset.name, "samples": samples}
-    trainer.callbacks.append(_Writer(out, extra))
+    trainer, out, preset, extra = _resumed_run(args) if args.resume else _new_run(args)
+    samples, eval_every = extra["samples"], extra["eval_every"]
+    writer = _Writer(out, extra)
+    guard = _RunGuard(writer, samples, eval_every, trainer.samples if args.resume else None)
+    trainer.callbacks.append(writer)
     if not args.quiet:
-        trainer.callbacks.append(ProgressPrinter(samples))
+        trainer.callbacks.append(ProgressPrinter(samples, eval_every=eval_every))
+    trainer.callbacks.append(guard)  # last: it may end the run once the others have seen a step
+    if not args.quiet:
         print(f"training {trainer.model!r}\n  {trainer.optimizer!r}, {trainer.config()}",
               file=sys.stderr)
-    trainer.run(samples, eval_every=args.eval_every)
+    try:
+        with lock_run(out), guard:
+            trainer.run(samples, eval_every=eval_every)
+    except (_Interrupted, KeyboardInterrupt):
+        print(f"minivae train: interrupted at {trainer.samples:,} of {samples:,} samples; "
+              f"{_resume_hint(out, guard)}", file=sys.stderr)
+        return 130
+    except Diverged as exc:
+        exc.directory = out   # for the resume command in its message
+        raise
     plot_history(trainer.history, out / "bound.png",
                  title=f"{preset.name}: J={trainer.model.n_latent}, AEVB")
     last = trainer.history[-1]
     print(f"done: {last.samples:,} samples in {format_seconds(last.wall_time)}; "
           f"train bound {last.train_bound:.2f}, test bound {last.test_bound:.2f} nats per datapoint; "
-          f"wrote {out}/history.json, checkpoint.npz/.json, bound.png")
+          f"wrote {out}/history.json, checkpoint.npz, bound.png")
     return 0
 
 
@@ -125,11 +377,11 @@ def _marginal(args, model, X, rng, split):
 
 
 def _evaluate(args):
-    ckpt = checkpoint.load(args.dir)
+    ckpt = _load(args.dir)
     preset = get_preset(ckpt.extra["dataset"])
     mcem = ckpt.extra.get("algorithm") == "mcem"
     if args.marginal == "is" and mcem:
-        raise ValueError(f"{args.dir} was trained with MCEM, which leaves q(z|x) untrained, so it "
+        raise UsageError(f"{args.dir} was trained with MCEM, which leaves q(z|x) untrained, so it "
                          f"is no importance-sampling proposal; use --marginal hmc")
     n = args.n if args.n is not None else (1000 if args.marginal == "hmc" else None)
     sets, binarization = _evaluate_sets(ckpt, preset, n)
@@ -162,10 +414,12 @@ def _evaluate(args):
 
 
 def _sample(args):
-    ckpt = checkpoint.load(args.dir)
+    out = Path(args.out) if args.out else Path(args.dir) / "samples.png"
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; give the path of a PNG file")
+    ckpt = _load(args.dir)
     preset = get_preset(ckpt.extra["dataset"])
     images = ckpt.model.sample(args.n, rng=np.random.default_rng(args.seed))
-    out = Path(args.out) if args.out else Path(args.dir) / "samples.png"
     save_image_grid(np.clip(images, 0.0, 1.0), preset.image_shape, out, n_cols=args.cols,
                     title=f"decoder means of z ~ N(0, I), {preset.name}")
     print(f"wrote {out}")
@@ -184,99 +438,106 @@ def _gradcheck(args):
     return 0 if ok else 1
 
 
-def build_parser():
-    """The argument parser of the ``minivae`` command."""
-    parser = argparse.ArgumentParser(
-        prog="minivae",
-        description="Auto-Encoding Variational Bayes (Kingma & Welling 2013) in NumPy, "
-                    "every gradient derived by hand.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("train", help="train a VAE with AEVB (Algorithm 1) on MNIST or Frey Face",
-                       description="Train with AEVB (Algorithm 1). Defaults are the paper's: "
-                       "M=100, L=1, estimator B, Adagrad with step 0.02, N(0, I) weight prior, "
-                       "init N(0, 0.01^2); MNIST 500 tanh hidden units with a Bernoulli decoder "
-                       "and dynamic binarization, Frey Face 200 with a Gaussian sigmoid-mean decoder. "
-                       "Writes DIR/history.json, DIR/checkpoint.npz + .json and DIR/bound.png.")
-    p.add_argument("--dataset", choices=sorted(PRESETS), default="mnist")
-    p.add_argument("--n-latent", type=int, help="J, latent dimensions (default 20)")
-    p.add_argument("--n-hidden", type=int, nargs="+",
+def _add_train_options(p):
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="DIR",
+                       help="directory of a new run (required unless --resume); must not hold a "
+                            "run already")
+    where.add_argument("--resume", metavar="DIR", type=run_dir,
+                       help="continue the run saved in DIR, with its settings (required unless "
+                            "--out); --samples, --lr and --eval-every may change, other options "
+                            "must match the run's")
+    d = TRAIN_DEFAULTS
+    p.add_argument("--dataset", choices=sorted(PRESETS),
+                   help=f"mnist (Bernoulli decoder) or frey (Gaussian decoder) (default {d['dataset']})")
+    p.add_argument("--n-latent", type=positive_count,
+                   help=f"J, latent dimensions (default {PRESETS['mnist'].n_latent})")
+    p.add_argument("--n-hidden", type=positive_count, nargs="+",
                    help="hidden layer sizes (default: 500 for mnist, 200 for frey)")
-    p.add_argument("--activation", default="tanh")
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+    p.add_argument("--activation", choices=ACTIVATIONS,
+                   help=f"hidden-layer nonlinearity (default {d['activation']})")
+    p.add_argument("--dtype", choices=["float64", "float32"],
                    help="float64 (default) or float32 (faster); the backend is chosen by the "
                         "environment variable MINIVAE_BACKEND=numba|numpy (default numba)")
-    p.add_argument("--samples", type=count, help="training samples to see in total (default 1e6)")
-    p.add_argument("--lr", type=float, help="global step size (default 0.02)")
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adagrad")
-    p.add_argument("--batch-size", type=int, default=100, help="M (default 100)")
-    p.add_argument("--L", type=int, default=1, help="samples of eps per datapoint (default 1)")
-    p.add_argument("--estimator", choices=ESTIMATORS, default="B", help="SGVB estimator (default B)")
+    p.add_argument("--samples", type=count,
+                   help="training samples to see in total, a multiple of the batch size "
+                        "(default 1e6)")
+    p.add_argument("--lr", type=step_size,
+                   help=f"global step size (default {PRESETS['mnist'].lr}); with --resume, the "
+                        f"step size from then on")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
+                   help=f"update rule (default {d['optimizer']})")
+    p.add_argument("--batch-size", type=positive_count,
+                   help=f"M, datapoints per minibatch (default {d['batch_size']})")
+    p.add_argument("--L", type=positive_count,
+                   help=f"samples of eps per datapoint (default {d['L']})")
+    p.add_argument("--estimator", choices=ESTIMATORS,
+                   help=f"SGVB estimator: A (eq. 6) or B (eq. 7) (default {d['estimator']})")
     p.add_argument("--binarization", choices=["dynamic", "fixed", "none"],
                    help="for MNIST (default dynamic); Frey Face is never binarized")
-    p.add_argument("--no-weight-prior", action="store_true", help="drop the N(0, I) parameter prior")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=count, help="samples between evaluations (default budget/20)")
-    p.add_argument("--eval-train-size", type=int, default=10_000,
-                   help="training rows used for the train bound (default 10000)")
-    p.add_argument("--out", help="output directory")
-    p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
+    p.add_argument("--no-weight-prior", action="store_true", default=None,
+                   help="drop the N(0, I) parameter prior")
+    p.add_argument("--seed", type=count,
+                   help=f"seeds initialization, minibatches and noise (default {d['seed']})")
+    p.add_argument("--eval-every", type=positive_count,
+                   help="samples between evaluations, a multiple of the batch size (default: a "
+                        "twentieth of --samples in whole minibatches); saved, so a resumed run "
+                        "keeps it")
+    p.add_argument("--eval-train-size", type=positive_count,
+                   help="training rows used for the train bound (default 10000, or the whole "
+                        "training set if smaller, as Frey Face's is)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("evaluate", help="bound per datapoint (and log p(x)) of a trained model",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="""\
-Estimate the lower bound per datapoint on the training and test sets (MNIST: the fixed, seeded
-binarization); with --marginal, also the marginal likelihood log p(x) of the generative model:
 
-  hmc  the App. D estimator: HMC posterior samples, a density fitted to them, then the estimate
-       on fresh samples; defaults are the paper's protocol (App. E): the first 1000 images of
-       each set, 50 posterior samples, 4 leapfrog steps. Works for every model, MCEM's too.
-  is   importance sampling with q(z|x) as the proposal (the IWAE bound), k samples per image;
-       needs a trained encoder (AEVB or wake-sleep). Defaults to all images.""")
-    p.add_argument("dir", type=Path)
-    p.add_argument("--L", type=int, default=1)
-    p.add_argument("--estimator", choices=ESTIMATORS, default="B")
-    p.add_argument("--marginal", choices=["hmc", "is"], help="also estimate log p(x) (see above)")
+def _add_evaluate_options(p):
+    p.add_argument("dir", type=run_dir, help="a run directory (holding a checkpoint)")
+    p.add_argument("--L", type=positive_count, default=1,
+                   help="samples of eps per datapoint in the bound (default 1)")
+    p.add_argument("--estimator", choices=ESTIMATORS, default="B",
+                   help="SGVB estimator of the bound: A (eq. 6) or B (eq. 7) (default B)")
+    p.add_argument("--marginal", choices=["hmc", "is"],
+                   help="also estimate log p(x) (see above; default: no)")
     p.add_argument("--n", type=positive_count,
                    help="evaluate the first N images of each set (default: all; 1000 with hmc)")
-    p.add_argument("--k", type=positive_count, default=5000, help="importance samples per image (default 5000)")
+    p.add_argument("--k", type=positive_count, default=5000,
+                   help="importance samples per image (default 5000)")
     add_appendix_d_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count, default=0, help="seeds the noise (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("sample", help="PNG grid of samples from a trained model's generative model")
-    p.add_argument("dir", type=Path)
-    p.add_argument("--n", type=int, default=100)
-    p.add_argument("--cols", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="PNG path (default DIR/samples.png)")
+
+def _add_sample_options(p):
+    p.add_argument("dir", type=run_dir, help="a run directory (holding a checkpoint)")
+    p.add_argument("--n", type=positive_count, default=100, help="images to draw (default 100)")
+    p.add_argument("--cols", type=positive_count, default=10,
+                   help="images per row of the grid (default 10)")
+    p.add_argument("--seed", type=count, default=0, help="seeds z (default 0)")
+    p.add_argument("--out", metavar="PNG", help="PNG path (default DIR/samples.png)")
     p.set_defaults(func=_sample)
 
-    p = sub.add_parser("gradcheck", help="finite-difference check of every gradient of a small model",
-                       description="Compare the hand-derived gradient of the loss with central "
-                       "differences for every parameter tensor of a small VAE, for both decoders "
-                       "and both estimators. Exits 1 if any tensor fails.")
-    p.add_argument("--L", type=int, default=2)
-    p.add_argument("--n-checks", type=int, default=20, help="entries checked per tensor")
-    p.add_argument("--seed", type=int, default=0)
+
+def _add_gradcheck_options(p):
+    p.add_argument("--L", type=positive_count, default=2,
+                   help="samples of eps per datapoint (default 2)")
+    p.add_argument("--n-checks", type=positive_count, default=20,
+                   help="entries checked per tensor (default 20)")
+    p.add_argument("--seed", type=count, default=0,
+                   help="seeds the model, data and noise (default 0)")
     p.set_defaults(func=_gradcheck)
 
-    p = sub.add_parser("bench", help="training speed per backend and dtype, next to PyTorch",
-                       description="Train the paper's MNIST model (784-500-20, tanh, Bernoulli, "
-                       "Adagrad, M=100 and 1000, L=1) with the numpy and numba backends in float32 "
-                       "and float64 and print examples/s; with PyTorch installed, the same model in "
-                       "PyTorch and the ratio. Set OPENBLAS_NUM_THREADS to choose the BLAS threads "
-                       "(PyTorch uses the same number).")
+
+def _add_bench_options(p):
     p.add_argument("--steps", type=positive_count, default=300,
                    help="timed steps at batch 100, scaled to the same number of examples at other "
                         "batch sizes (default 300)")
     p.add_argument("--warmup", type=count, default=30,
                    help="untimed steps before them, scaled the same way (default 30)")
-    p.add_argument("--batch-sizes", type=positive_count, nargs="+", default=[100, 1000])
-    p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"])
+    p.add_argument("--batch-sizes", type=positive_count, nargs="+", default=[100, 1000],
+                   help="batch sizes, one row each (default 100 1000)")
+    p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"],
+                   default=["float32", "float64"], help="dtypes (default float32 float64)")
     p.add_argument("--rounds", type=positive_count, default=3,
                    help="times each row's contestants take turns; the table shows medians (default 3)")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
@@ -289,6 +550,76 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
                         "each --dtypes): minibatch, noise, loss and gradient, check, update")
     p.set_defaults(func=bench_main)
 
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where the options are."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _version():
+    try:
+        return importlib.metadata.version("minivae")
+    except importlib.metadata.PackageNotFoundError:
+        from . import __version__
+        return __version__
+
+
+def build_parser():
+    """The argument parser of the ``minivae`` command."""
+    parser = _Parser(
+        prog="minivae",
+        description="Auto-Encoding Variational Bayes (Kingma & Welling 2013) in NumPy, "
+                    "every gradient derived by hand.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the traceback as well as the one-line message")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_train_options(sub.add_parser(
+        "train", help="train a VAE with AEVB (Algorithm 1) on MNIST or Frey Face",
+        usage="%(prog)s (--out DIR | --resume DIR) [options]",
+        description="Train with AEVB (Algorithm 1). Defaults are the paper's: "
+        "M=100, L=1, estimator B, Adagrad with step 0.02, N(0, I) weight prior, "
+        "init N(0, 0.01^2); MNIST 500 tanh hidden units with a Bernoulli decoder "
+        "and dynamic binarization, Frey Face 200 with a Gaussian sigmoid-mean decoder. "
+        "Writes DIR/history.json, DIR/checkpoint.npz and DIR/bound.png. "
+        "Ctrl-C stops the run after the current step, saves it and prints the command that "
+        "continues it."))
+
+    _add_evaluate_options(sub.add_parser(
+        "evaluate", help="bound per datapoint (and log p(x)) of a trained model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Estimate the lower bound per datapoint on the training and test sets (MNIST: the fixed, seeded
+binarization); with --marginal, also the marginal likelihood log p(x) of the generative model:
+
+  hmc  the App. D estimator: HMC posterior samples, a density fitted to them, then the estimate
+       on fresh samples; defaults are the paper's protocol (App. E): the first 1000 images of
+       each set, 50 posterior samples, 4 leapfrog steps. Works for every model, MCEM's too.
+  is   importance sampling with q(z|x) as the proposal (the IWAE bound), k samples per image;
+       needs a trained encoder (AEVB or wake-sleep). Defaults to all images."""))
+
+    _add_sample_options(sub.add_parser(
+        "sample", help="PNG grid of samples from a trained model's generative model",
+        description="Draw z ~ N(0, I), decode it and save the decoder means (clipped to [0, 1]) "
+                    "as a grid of images in a PNG file."))
+
+    _add_gradcheck_options(sub.add_parser(
+        "gradcheck", help="finite-difference check of every gradient of a small model",
+        description="Compare the hand-derived gradient of the loss with central "
+        "differences for every parameter tensor of a small VAE, for both decoders "
+        "and both estimators. Exits 1 if any tensor fails."))
+
+    _add_bench_options(sub.add_parser(
+        "bench", help="training speed per backend and dtype, next to PyTorch",
+        description="Train the paper's MNIST model (784-500-20, tanh, Bernoulli, "
+        "Adagrad, M=100 and 1000, L=1) with the numpy and numba backends in float32 "
+        "and float64 and print examples/s; with PyTorch installed, the same model in "
+        "PyTorch and the ratio. Set OPENBLAS_NUM_THREADS to choose the BLAS threads "
+        "(PyTorch uses the same number)."))
+
     p = sub.add_parser("reproduce", help="reproduce the paper's figures: fig2 (AEVB vs wake-sleep), fig3 "
                        "(marginal likelihood, with MCEM), "
                        "manifold and samples (App. A); resumable")
@@ -296,11 +627,44 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
     return parser
 
 
+FAILED_RUN = (checkpoint.CheckpointError, OSError, FloatingPointError, EOFError,
+              zipfile.BadZipFile, RunLocked)
+"""Errors of a run (a damaged checkpoint, the disk, divergence, a run directory in use): one line,
+exit status 1. Any other ``ValueError`` is input the command cannot use: exit status 2."""
+
+
+def _describe(exc):
+    """One line for ``exc``; an operating-system error names its file."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _report(args, name, message, status):
+    if args.debug:
+        traceback.print_exc()
+    print(f"{name}: error: {message}", file=sys.stderr)
+    return status
+
+
 def main(argv=None):
-    """Entry point of ``minivae`` and ``python -m minivae``."""
+    """Entry point of ``minivae`` and ``python -m minivae``.
+
+    Returns the exit status: 0; 1 for a failed run; 2 for a usage error (argparse's own errors
+    exit with 2 from the parser); 130 when interrupted.
+    Every error is one line on stderr; ``minivae --debug COMMAND`` adds the traceback.
+    """
     args = build_parser().parse_args(argv)
+    name = " ".join(["minivae", args.command] + ([args.experiment]
+                                                  if getattr(args, "experiment", None) else []))
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"minivae {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        return _report(args, name, "interrupted", 130)
+    except FAILED_RUN as exc:
+        return _report(args, name, _describe(exc), 1)
+    except ValueError as exc:  # UsageError and the like
+        return _report(args, name, str(exc), 2)
+    except Exception as exc:  # a defect of minivae: still one line, --debug shows where
+        return _report(args, name, f"unexpected {type(exc).__name__}: {exc} (run minivae --debug "
+                                   f"{args.command} ... for the traceback)", 1)

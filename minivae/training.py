@@ -28,7 +28,7 @@ from .evaluation import mean_bound
 from .optim import Adagrad
 from .validation import check_bool, check_count, check_data, check_positive_int, check_seed
 
-__all__ = ["Record", "Callback", "Trainer", "train"]
+__all__ = ["Record", "Callback", "Diverged", "Trainer", "train"]
 
 
 @dataclass
@@ -38,6 +38,40 @@ class Record:
     train_bound: float
     test_bound: float | None
     wall_time: float
+
+
+class Diverged(FloatingPointError):
+    """Training stopped because something went non-finite, before anything non-finite reached
+    the model's parameters, the history or the callbacks (so no checkpoint holds it).
+
+    Attributes
+    ----------
+    samples : int, training samples seen when it happened
+    what : list of str, what went non-finite: ``"loss"``, ``"gradient"``, or ``"train bound"``
+        and/or ``"test bound"`` of an evaluation
+    tensors : list of str, the gradient tensors with a non-finite entry
+    lr : float, the optimizer's step size
+    last_good : int or None, samples at the last evaluation (where a checkpointing callback
+        last saved)
+    directory : the run directory, when a caller sets it, to name in the resume hint
+    """
+
+    def __init__(self, samples, what, lr, last_good=None, tensors=()):
+        self.samples, self.what, self.lr, self.last_good = samples, list(what), lr, last_good
+        self.tensors, self.directory = list(tensors), None
+        super().__init__(samples, self.what, lr, last_good, self.tensors)
+
+    def __str__(self):
+        tensors = f" (tensors: {', '.join(self.tensors)})" if self.tensors else ""
+        text = (f"non-finite {' and '.join(self.what)} after {self.samples:,} samples{tensors}: "
+                f"training stopped")
+        smaller = "a smaller step size" if self.lr is None else f"a smaller step size than lr={self.lr}"
+        if self.last_good is None:
+            return f"{text} before its first evaluation; start again with {smaller}"
+        run = "DIR" if self.directory is None else str(self.directory)
+        hint = "" if self.lr is None else f", e.g. minivae train --resume {run} --lr {self.lr / 10:g}"
+        return (f"{text}; the last evaluation (and checkpoint) was at {self.last_good:,} samples: "
+                f"resume from there with {smaller}{hint}")
 
 
 class Callback:
@@ -243,14 +277,15 @@ class Trainer:
             return []
         return [name for name, g in grads.items() if not kernels.all_finite(g)]
 
+    def _diverged(self, what, tensors=()):
+        last = self.history[-1].samples if self.history else None
+        return Diverged(self.samples, what, getattr(self.optimizer, "lr", None), last, tensors)
+
     def _check_finite(self, loss, grads):
         """Stop loudly, before the update, on a non-finite loss or gradient."""
         bad = self._nonfinite(grads)
         if not np.isfinite(loss) or bad:
-            raise FloatingPointError(
-                f"non-finite {'loss' if not np.isfinite(loss) else 'gradient'} after "
-                f"{self.samples} samples (tensors: {', '.join(bad) or 'none'}); "
-                f"try a smaller step size than lr={self.optimizer.lr}")
+            raise self._diverged(["gradient" if np.isfinite(loss) else "loss"], bad)
 
     # -- evaluation and the loop ------------------------------------------------------------
     def evaluate(self):
@@ -260,7 +295,17 @@ class Trainer:
         train = mean_bound(self.model, self._eval_train, rng=np.random.default_rng([seed, 1]), **kwargs)
         test = None if self._eval_test is None else mean_bound(
             self.model, self._eval_test, rng=np.random.default_rng([seed, 2]), **kwargs)
-        record = Record(self.samples, train, test, self.wall_time)
+        return self._record(train, test)
+
+    def _record(self, train, test):
+        """Append a :class:`Record` of these bounds and hand it to the callbacks; a non-finite
+        bound raises :class:`Diverged` first, so that no callback saves it."""
+        bad = [f"{split} bound" for split, b in (("train", train), ("test", test))
+               if b is not None and not np.isfinite(b)]
+        if bad:
+            raise self._diverged(bad)
+        record = Record(self.samples, float(train), None if test is None else float(test),
+                        self.wall_time)
         self.history.append(record)
         for c in self.callbacks:
             c.on_eval(self, record)

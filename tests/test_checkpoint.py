@@ -72,8 +72,7 @@ def test_save_creates_missing_directories_and_overwrites(tmp_path):
     model.params["enc.W1"][0, 0] = 123.0
     save(tmp_path / "a" / "b", model)
     assert load(tmp_path / "a" / "b").model.params["enc.W1"][0, 0] == 123.0
-    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["checkpoint.json",
-                                                                         "checkpoint.npz"]
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["checkpoint.npz"]
 
 
 @pytest.mark.parametrize("optimizer", [Adagrad(lr=0.1, initial_accumulator=0.01), Adam(lr=0.01),
@@ -181,8 +180,8 @@ def test_npz_holds_no_pickled_objects(tmp_path):
     assert {k for k in arrays if k.startswith("param/")} == {f"param/{k}" for k in trainer.model.params}
     assert {k for k in arrays if k.startswith("opt/")} == {
         f"opt/{name}/{slot}" for name in trainer.model.params for slot in ("m", "v", "t")}
-    assert "perm" in arrays
-    meta = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert "perm" in arrays and arrays["meta"].dtype == np.uint8
+    meta = json.loads(arrays["meta"].tobytes())
     assert meta["format"] == FORMAT and meta["model"] == trainer.model.config()
 
 
@@ -211,33 +210,35 @@ def test_load_missing_directory(tmp_path):
         load(tmp_path / "nowhere")
 
 
-@pytest.mark.parametrize("missing", ["checkpoint.json", "checkpoint.npz"])
-def test_load_missing_file(tmp_path, missing):
+def test_load_missing_file(tmp_path):
     save(tmp_path, VAE(D, 4, 2, seed=0))
-    (tmp_path / missing).unlink()
-    with pytest.raises(FileNotFoundError, match=f"{missing} is missing"):
+    (tmp_path / "checkpoint.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="checkpoint.npz is missing"):
         load(tmp_path)
+
+
+def rewrite_meta(directory, text):
+    path = directory / "checkpoint.npz"
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    arrays["meta"] = np.frombuffer(text.encode(), np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 @pytest.mark.parametrize("meta", [{"history": []}, {"format": "minivae-checkpoint-0", "model": {}}])
-def test_load_non_checkpoint_json(tmp_path, meta):
+def test_load_non_checkpoint_meta(tmp_path, meta):
     save(tmp_path, VAE(D, 4, 2, seed=0))
-    (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=f"not a {FORMAT} file"):
+    rewrite_meta(tmp_path, json.dumps(meta))
+    with pytest.raises(checkpoint.CheckpointError, match=f"checkpoint.npz: format .*not a {FORMAT} file"):
         load(tmp_path)
 
 
-def test_load_invalid_json_is_a_value_error(tmp_path):
+@pytest.mark.parametrize("text", ["not json at all", "", "[{\"samples\": 0}]"])
+def test_load_invalid_meta_is_a_checkpoint_error(tmp_path, text):
     save(tmp_path, VAE(D, 4, 2, seed=0))
-    (tmp_path / "checkpoint.json").write_text("not json at all")
-    with pytest.raises(ValueError):
-        load(tmp_path)
-
-
-def test_load_json_array_is_a_value_error(tmp_path):
-    save(tmp_path, VAE(D, 4, 2, seed=0))
-    (tmp_path / "checkpoint.json").write_text(json.dumps([{"samples": 0}]))
-    with pytest.raises(ValueError, match="not a"):
+    rewrite_meta(tmp_path, text)
+    with pytest.raises(checkpoint.CheckpointError, match="checkpoint.npz: (meta|format)"):
         load(tmp_path)
 
 
@@ -257,4 +258,4 @@ def test_restore_with_different_n_train(tmp_path, n):
 
 
 def test_format_constant():
-    assert checkpoint.FORMAT == "minivae-checkpoint-1"
+    assert checkpoint.FORMAT == "minivae-checkpoint-2"

@@ -10,7 +10,8 @@ from minivae.cli import main
 from minivae.mcem import MCEMTrainer
 from minivae.reproduce import fig3
 from minivae.reproduce.fig3 import reproduce_fig3
-from minivae.reproduce.fig3_run import Fig3Spec, MarginalSettings
+from minivae.reproduce.fig3_run import Fig3Spec, MarginalSettings, train_fig3_run
+from minivae.runlock import RunLocked, lock_run
 from minivae.reproduce.runs import load_data
 from minivae.training import Trainer
 from minivae.wakesleep import WakeSleepTrainer
@@ -80,6 +81,14 @@ def test_fig3_refuses_a_directory_with_other_settings(fig3_dir):
     with pytest.raises(ValueError, match="other settings"):
         reproduce_fig3(out, **dict(TINY, samples=2000, train_sizes=(300,), algorithms=("aevb",),
                                    lr=0.1))
+
+
+def test_a_fig3_run_directory_in_use_is_refused(tmp_path):
+    spec = Fig3Spec(300, "aevb", n_hidden=8)
+    data = _small("mnist")
+    with lock_run(spec.directory(tmp_path)):
+        with pytest.raises(RunLocked, match="in use"):
+            train_fig3_run(spec, tmp_path, [500], data.X_train[:300], data.X_test, quiet=True)
 
 
 def test_fig3_spec_and_arguments_are_checked():

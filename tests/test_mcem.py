@@ -248,11 +248,24 @@ def test_bad_checkpoints_are_reported(data, tmp_path):
         wakesleep.restore(tmp_path / "b", *data)
     trainer.step()
     checkpoint.save(tmp_path / "b", trainer.model, trainer, extra={"algorithm": "mcem"})
-    with pytest.raises(ValueError, match="interrupted"):    # chains from 0 samples, model at 20
-        restore_mcem(tmp_path / "b", *data)
-    (tmp_path / "b" / CHAINS_FILE).unlink()
     with pytest.raises(FileNotFoundError, match=CHAINS_FILE):
         restore_mcem(tmp_path / "b", *data)
+    with open(tmp_path / "b" / CHAINS_FILE, "wb") as f:   # the older format's separate chains
+        np.savez(f, chain_z=trainer.chain_z, chain_step_size=trainer.chain_step_size,
+                 samples=np.int64(0))
+    with pytest.raises(ValueError, match="interrupted"):    # chains from 0 samples, model at 20
+        restore_mcem(tmp_path / "b", *data)
+
+
+def test_chains_are_saved_in_the_checkpoint_file(data, tmp_path):
+    """One file holds the chains and the rest of the run, so they are replaced as one unit."""
+    trainer = _trainer(data)
+    trainer.run(40, eval_every=40)
+    save_mcem(tmp_path, trainer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [checkpoint.FILE]
+    arrays = checkpoint.load(tmp_path).arrays
+    np.testing.assert_array_equal(arrays["chain_z"], trainer.chain_z)
+    np.testing.assert_array_equal(arrays["chain_step_size"], trainer.chain_step_size)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered", "ignore:overflow encountered")

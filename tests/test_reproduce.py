@@ -10,12 +10,14 @@ import pytest
 from scipy.stats import norm
 
 import minivae
+from minivae import checkpoint
 from minivae.cli import build_parser, main
 from minivae.reproduce.fig2 import default_pilot_samples, summarize
 from minivae.reproduce.manifold import latent_grid
 from minivae.reproduce import appendix, fig2
 from minivae.reproduce.runs import RunSpec, load_data, train_run
 from minivae.reproduce.schedule import log_schedule
+from minivae.runlock import RunLocked, lock_run
 from minivae.reproduce.stepsize import choose_step_size
 from minivae.wakesleep import WakeSleepTrainer
 
@@ -112,6 +114,14 @@ def test_a_run_resumed_to_a_larger_budget_keeps_its_points(tmp_path, mnist):
     assert longer.history[:2] == short.history
 
 
+def test_a_run_directory_in_use_is_refused(tmp_path, mnist):
+    spec = RunSpec("mnist", 2, 8, "aevb", 0.02, eval_train_size=200)
+    with lock_run(spec.directory(tmp_path)):
+        with pytest.raises(RunLocked, match="in use"):
+            train_run(spec, tmp_path, 500, mnist, quiet=True)
+    assert not checkpoint.exists(spec.directory(tmp_path))
+
+
 # -- the commands -------------------------------------------------------------------------------
 def _fig2(out, dataset="mnist", *extra):
     return main(["reproduce", "fig2", "--dataset", dataset, "--latents", "2", "3", "--samples",
@@ -155,7 +165,7 @@ def test_fig2_on_frey_face_uses_the_gaussian_decoder(tmp_path):
     result = json.loads((tmp_path / "fig2_frey.json").read_text())
     assert len(result["runs"]) == 2
     assert all(np.isfinite(r["history"][-1]["test_bound"]) for r in result["runs"])
-    meta = json.loads((tmp_path / "frey/J2/wakesleep/lr0.1/checkpoint.json").read_text())
+    meta = checkpoint.read_meta(tmp_path / "frey/J2/wakesleep/lr0.1")
     assert meta["model"]["decoder"] == "gaussian" and meta["extra"]["algorithm"] == "wakesleep"
 
 

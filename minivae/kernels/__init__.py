@@ -19,7 +19,7 @@ a compiled bias + tanh 30x and the Bernoulli kernel 4-7x slower than NumPy (docs
 import numpy as np
 
 from ..backend import get_backend
-from . import blas, loops, threads, vecmath
+from . import blas, diskcache, loops, threads, vecmath
 from . import scalar as S
 from .scalar import ACTIVATION_CODES
 
@@ -48,7 +48,8 @@ def _numba(kernel=None):
 
 def describe():
     """How the Numba backend runs: threads, and the implementation of the transcendental kernels."""
-    return f"Numba kernels on up to {threads.get_threads()} thread(s); {vecmath.describe()}"
+    line = f"Numba kernels on up to {threads.get_threads()} thread(s); {vecmath.describe()}"
+    return line if diskcache.ENABLED else f"{line}; {diskcache.describe()}"
 
 
 def force_compiled_loops(on=True):

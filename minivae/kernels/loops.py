@@ -1,7 +1,9 @@
 """The Numba backend: single-pass loops over the maths of :mod:`minivae.kernels.scalar`.
 
 Every loop reads its inputs once, evaluates the scalar functions (inlined by Numba) and writes
-its outputs in place. They are compiled on first use and cached on disk (``cache=True``).
+its outputs in place. They are compiled on first use and cached on disk, with a stamp that
+covers every source file of :mod:`minivae.kernels` (:mod:`~minivae.kernels.diskcache`), so an
+edit to ``scalar.py`` or ``vecmath.py`` recompiles them.
 ``NUMBA_DISABLE_JIT=1`` runs them as plain Python.
 
 **Transcendental functions.** ``exp``, ``log1p`` and ``tanh`` go through
@@ -26,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from . import vecmath as V
+from .diskcache import cached
 from .scalar import (SIGMOID, SOFTPLUS, TANH, activation, activation_grad,
                      adagrad_accumulate, adagrad_param, adam_param, bernoulli_draw,
                      bernoulli_terms_from,
@@ -34,10 +37,15 @@ from .scalar import (SIGMOID, SOFTPLUS, TANH, activation, activation_grad,
                      kl_grad_logvar, kl_term, moment, reparam_grad_logvar, reparameterize,
                      sigmoid_from, softplus_from_log1p)
 
-_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+_JIT = {"error_model": "numpy", "nogil": True}
 
 
-@njit(**_JIT)
+def _kernel(fn):
+    """``fn`` compiled by Numba, cached on disk by :func:`~minivae.kernels.diskcache.cached`."""
+    return cached(njit(**_JIT)(fn))
+
+
+@_kernel
 def _row_sum(v):
     """``sum(v)`` in float64 with eight running sums (a single chain of additions would run at
     the latency of one addition per element)."""
@@ -60,7 +68,7 @@ def _row_sum(v):
 
 
 # -- bias + activation -------------------------------------------------------------------------
-@njit(**_JIT)
+@_kernel
 def bias_activation(A, b, code, lo, hi):
     """In place, rows ``lo:hi``: ``A[r, k] <- f(A[r, k] + b[k])``.
 
@@ -93,7 +101,7 @@ def bias_activation(A, b, code, lo, hi):
                 a[k] = activation(code, a[k] + b[k])
 
 
-@njit(**_JIT)
+@_kernel
 def activation_backward(dH, H, code, dA, db, lo, hi):
     """Columns ``lo:hi``: ``dA <- dH * f'`` and ``db <- sum over rows of dA``, in one pass."""
     db = db[lo:hi]  # 1-D slices indexed from 0: no negative-index checks in the inner loop
@@ -113,7 +121,7 @@ def activation_backward(dH, H, code, dA, db, lo, hi):
 
 
 # -- decoders ----------------------------------------------------------------------------------
-@njit(**_JIT)
+@_kernel
 def bernoulli(X, A, scale, dA, ll, lo, hi):
     """Rows ``lo:hi``: ``ll[r] = sum_d log p(x_d | a_d)``; ``dA <- scale * (x - sigmoid(a))``.
 
@@ -136,7 +144,7 @@ def bernoulli(X, A, scale, dA, ll, lo, hi):
         ll[r] = _row_sum(l)
 
 
-@njit(**_JIT)
+@_kernel
 def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll, lo, hi):
     """Gaussian decoder, rows ``lo:hi``: ``ll[r]``, and the scaled gradients for the mean head's
     pre-activation (through the sigmoid when ``sigmoid_mean``) and for ``logvar``.
@@ -172,7 +180,7 @@ def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll, lo, h
 
 
 # -- sampler and KL (J = 20 columns: not worth splitting) --------------------------------------
-@njit(**_JIT)
+@_kernel
 def reparameterize_kl(mu, logvar, eps, Z, kl):
     """``Z[l*M + i] <- mu[i] + sigma[i] * eps[l, i]`` and ``kl[i] <- D_KL`` of row ``i``."""
     L, M, J = eps.shape
@@ -185,7 +193,7 @@ def reparameterize_kl(mu, logvar, eps, Z, kl):
         kl[i] = total
 
 
-@njit(**_JIT)
+@_kernel
 def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
     """Gradients for ``mu`` and ``logvar`` through the sampler (summed over the ``L`` samples)
     and through the KL term, whose upstream gradient is ``dkl`` for every row."""
@@ -203,7 +211,7 @@ def reparameterize_kl_backward(dZ, mu, logvar, eps, dkl, dmu, dlogvar):
 
 
 # -- optimizers (flat arrays; the slices make the loops start at 0, so they vectorize) ---------
-@njit(**_JIT)
+@_kernel
 def adagrad(p, parts, G, lr, delta, decay, tiny, lo, hi):
     """In place over ``lo:hi``: ``g' = g + decay * p``, ``G += g'^2``,
     ``p -= lr g'/(sqrt G + delta)`` flushed to 0 below ``tiny``, where
@@ -223,7 +231,7 @@ def adagrad(p, parts, G, lr, delta, decay, tiny, lo, hi):
         p[k] = adagrad_param(p[k], gk, G[k], lr, delta, tiny)
 
 
-@njit(**_JIT)
+@_kernel
 def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay, lo, hi):
     """In place over ``lo:hi``: Adam's moments and step, with ``g' = g + decay * p``."""
     p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
@@ -234,7 +242,7 @@ def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay,
         p[k] = adam_param(p[k], m[k], v[k], lr, epsilon, correction1, correction2)
 
 
-@njit(**_JIT)
+@_kernel
 def sgd(p, g, lr, decay, lo, hi):
     """In place over ``lo:hi``: ``p -= lr * (g + decay * p)``."""
     p, g = p[lo:hi], g[lo:hi]
@@ -242,7 +250,7 @@ def sgd(p, g, lr, decay, lo, hi):
         p[k] -= lr * (g[k] + decay * p[k])
 
 
-@njit(**_JIT)
+@_kernel
 def add_into(out, a, lo, hi):
     """In place over ``lo:hi``: ``out += a`` (summing the gradients of a sharded step)."""
     out, a = out[lo:hi], a[lo:hi]
@@ -250,7 +258,7 @@ def add_into(out, a, lo, hi):
         out[k] += a[k]
 
 
-@njit(**_JIT)
+@_kernel
 def bounded_probe(a, limit):
     """True when every entry of flat ``a`` is at most ``limit`` in magnitude. An inf (with a
     finite ``limit``) and a NaN (every comparison with it is false) both fail. The failures are
@@ -263,7 +271,7 @@ def bounded_probe(a, limit):
 
 
 # -- products with sparse data -----------------------------------------------------------------
-@njit(**_JIT)
+@_kernel
 def _add_rows(out_row, x, rows, idx, n):
     """``out_row += sum_t x[t] * rows[idx[t]]`` for ``t < n``, four rows per pass over ``out_row``."""
     t = 0
@@ -280,7 +288,7 @@ def _add_rows(out_row, x, rows, idx, n):
         t += 1
 
 
-@njit(**_JIT)
+@_kernel
 def sparse_matmul(X, W, out, lo, hi):
     """Rows ``lo:hi`` of ``out <- X @ W``, skipping the zeros of ``X`` (binarized MNIST is about
     87% zeros). ``X`` may be a transposed view: ``sparse_matmul(X.T, dA, out, 0, n)`` computes
@@ -297,7 +305,7 @@ def sparse_matmul(X, W, out, lo, hi):
         _add_rows(out[i], x, W, idx, n)
 
 
-@njit(**_JIT)
+@_kernel
 def binarize(X, rows, key, out, lo, hi):
     """Rows ``lo:hi`` of ``out <-`` a Bernoulli sample of grey values ``X[rows]``: entry ``i``
     (row-major in ``out``) is :func:`~minivae.kernels.scalar.bernoulli_draw` ``(x_i, key, i)``.

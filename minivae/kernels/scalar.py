@@ -7,9 +7,8 @@ from compiled code, where they are inlined). The formulas are those of the teach
 (:mod:`minivae.activations`, :mod:`minivae.gaussian`, :mod:`minivae.likelihoods`,
 :mod:`minivae.optim`), which use these very functions.
 
-**Editing this file:** Numba's disk cache is keyed on :mod:`minivae.kernels.loops` alone, so
-after a change here delete ``minivae/kernels/__pycache__`` (or touch ``loops.py``); otherwise the
-Numba backend keeps running the loops compiled from the old formulas.
+**Editing this file** recompiles the Numba loops on the next run: their disk cache is stamped
+with every source file of :mod:`minivae.kernels` (:mod:`~minivae.kernels.diskcache`).
 
 Activations are selected by an integer code so that one compiled loop serves all of them.
 Their derivatives are written in terms of the output $h$ alone, so a backward pass never

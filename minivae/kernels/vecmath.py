@@ -19,9 +19,9 @@ portable cache) they compile to the scalar loop, and :mod:`minivae.kernels` keep
 evaluation for the kernels that need these functions. ``MINIVAE_VECTOR_MATH=0`` makes that
 dispatch choice without changing what is compiled.
 
-The choice of ISA is compiled into the cached loops; Numba keys its disk cache on the CPU, so a
-machine with another CPU compiles its own. Delete ``minivae/kernels/__pycache__`` after changing
-this file (the cache is keyed on ``loops.py`` only).
+The choice of ISA is compiled into the cached loops, so it is part of their disk cache's stamp
+(:mod:`~minivae.kernels.diskcache`), as is this file's source; Numba also keys the cache on the
+CPU, so a machine with another CPU compiles its own.
 """
 import ctypes
 import os
@@ -143,7 +143,7 @@ def _compiled(name, python_fn, scalar_fn):
             def scalar_loop(a):
                 for i in range(a.size):
                     a[i] = scalar_fn(a[i])
-            return scalar_loop
+            return _unique(scalar_loop, f"{name}_scalar_loop")
         lanes = _LANES[ISA][0 if a.dtype.bitwidth == 64 else 1]
 
         def simd_loop(a):
@@ -153,7 +153,21 @@ def _compiled(name, python_fn, scalar_fn):
                 i += lanes
             for j in range(i, n):
                 a[j] = scalar_fn(a[j])
-        return simd_loop
+        return _unique(simd_loop, f"{name}_simd_loop_{lanes}")
+
+
+def _unique(fn, name):
+    """``fn`` renamed so that its qualified name is its own.
+
+    Numba names a compiled function by module, qualified name, argument types and a counter
+    that runs per process in compile order. The loops built by :func:`_compiled` for exp, log1p
+    and tanh would otherwise share one qualified name, so the same symbol could name the exp
+    loop in one process and the tanh loop in another; a loop cached on disk by the first then
+    links against the wrong one in the second (silently wrong results, depending on the order in
+    which kernels were first compiled). With a name of its own each symbol means one function.
+    """
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
 try:

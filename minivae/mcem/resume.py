@@ -3,22 +3,21 @@
 :func:`minivae.checkpoint.save` stores the model, the optimizer state, the minibatch order, the
 generator and the history of any :class:`minivae.Trainer`, and :meth:`MCEMTrainer.config`
 adds MCEM's settings to the trainer settings it records. What it does not know about are the
-chains: :func:`save_mcem` writes them next to the checkpoint, to ``mcem_chains.npz``
-(``chain_z (N, J)``, ``chain_step_size (N,)`` and the ``samples`` count they belong to), through a
-temporary file and a rename like the checkpoint's own files. The checkpoint's ``extra`` metadata
-gets ``"algorithm": "mcem"``.
+chains: :func:`save_mcem` stores them in the same file, as the checkpoint's extra arrays
+``chain_z (N, J)`` and ``chain_step_size (N,)``, so that the chains and the rest of the run are
+saved as one unit. The checkpoint's ``extra`` metadata gets ``"algorithm": "mcem"``. (Runs saved
+before kept the chains beside it, in ``mcem_chains.npz`` with the ``samples`` count they belong
+to; :func:`restore_mcem` still reads those.)
 
-:func:`restore_mcem` rebuilds the :class:`MCEMTrainer` from both files. The optimizer state of
+:func:`restore_mcem` rebuilds the :class:`MCEMTrainer` from the checkpoint. The optimizer state of
 an MCEM run covers the ``dec.*`` parameters only, while :func:`minivae.checkpoint.load` returns a
 (possibly empty) entry for every parameter of the model; the restore keeps the ``dec.*`` ones.
 """
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .. import checkpoint
-from ..training import Record
 from .mstep import decoder_params
 from .trainer import MCEMTrainer
 
@@ -46,21 +45,21 @@ def save_mcem(directory, trainer, extra=None):
     extra = dict(extra or {})
     if extra.setdefault("algorithm", "mcem") != "mcem":
         raise ValueError(f"extra['algorithm'] is {extra['algorithm']!r}, but this is an MCEM run")
-    directory = checkpoint.save(directory, trainer.model, trainer, extra=extra)
-    path = Path(directory) / CHAINS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:   # a file object, so that savez does not append ".npz"
-        np.savez(f, chain_z=trainer.chain_z, chain_step_size=trainer.chain_step_size,
-                 samples=np.int64(trainer.samples))
-    os.replace(tmp, path)
+    chains = {"chain_z": trainer.chain_z, "chain_step_size": trainer.chain_step_size}
+    directory = checkpoint.save(directory, trainer.model, trainer, extra=extra, arrays=chains)
+    (Path(directory) / CHAINS_FILE).unlink(missing_ok=True)   # an older run's, now stale
     return directory
 
 
-def _load_chains(directory, samples):
+def _load_chains(directory, ckpt):
+    if ckpt.arrays:
+        return ckpt.arrays
+    samples = ckpt.trainer["samples"]
     path = Path(directory) / CHAINS_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no MCEM chains at {directory}: {CHAINS_FILE} is missing "
-                                f"(was the run saved with minivae.mcem.save_mcem?)")
+        raise FileNotFoundError(f"no MCEM chains at {directory}: neither its {checkpoint.FILE} "
+                                f"nor a {CHAINS_FILE} holds them (was the run saved with "
+                                f"minivae.mcem.save_mcem?)")
     with np.load(path, allow_pickle=False) as npz:
         chains = {k: npz[k] for k in npz.files}
     if int(chains["samples"]) != samples:
@@ -89,18 +88,24 @@ def restore_mcem(directory, X_train, X_test=None, callbacks=()):
     n_train = config.pop("n_train")
     if len(X_train) != n_train:
         raise ValueError(f"the checkpoint was trained on {n_train} rows, got {len(X_train)}")
-    chains = _load_chains(directory, state["samples"])
+    chains = _load_chains(directory, ckpt)
+    checkpoint.check_opt_state(ckpt, decoder_params(ckpt.model), Path(directory) / checkpoint.FILE)
     trainer = MCEMTrainer(ckpt.model, X_train, X_test, optimizer=ckpt.optimizer,
                           callbacks=callbacks, **config)
-    if chains["chain_z"].shape != trainer.chain_z.shape:
-        raise ValueError(f"the chains have shape {chains['chain_z'].shape}, expected "
-                         f"{trainer.chain_z.shape} (N, J)")
+    for name in ("chain_z", "chain_step_size"):
+        _check_chain(chains, name, getattr(trainer, name), directory)
     trainer.chain_z[...] = chains["chain_z"]
     trainer.chain_step_size[...] = chains["chain_step_size"]
+    checkpoint.resume(trainer, ckpt)
     if ckpt.opt_state is not None:   # load() gives every parameter a key; MCEM trains dec.* only
         trainer.opt_state = {name: ckpt.opt_state[name] for name in decoder_params(ckpt.model)}
-    trainer.samples, trainer.pos, trainer.wall_time = state["samples"], state["pos"], state["wall_time"]
-    trainer.perm = state["perm"]
-    trainer.rng.bit_generator.state = state["rng_state"]
-    trainer.history = [Record(**r) for r in state["history"]]
     return trainer
+
+
+def _check_chain(chains, name, like, directory):
+    a = chains.get(name)
+    if a is None or a.shape != like.shape or a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+        found = "missing" if a is None else f"{a.dtype} of shape {a.shape}"
+        raise checkpoint.CheckpointError(
+            f"{Path(directory) / checkpoint.FILE}: extra/{name} must be finite floats of shape "
+            f"{like.shape}, got {found}")

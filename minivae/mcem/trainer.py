@@ -40,7 +40,7 @@ import numpy as np
 from ..marginal.appendix_d import appendix_d_log_px
 from ..marginal.hmc import HMC
 from ..marginal.posterior import Posterior
-from ..training import Record, Trainer
+from ..training import Trainer
 from ..validation import check_open_unit, check_positive_float, check_positive_int
 from .mstep import decoder_params, mstep_loss_and_grads
 
@@ -169,11 +169,7 @@ class MCEMTrainer(Trainer):
         train = self._mean_log_px(self._eval_train[:n], np.random.default_rng([seed, 3]))
         test = None if self._eval_test is None else self._mean_log_px(
             self._eval_test[:n], np.random.default_rng([seed, 4]))
-        record = Record(self.samples, train, test, self.wall_time)
-        self.history.append(record)
-        for c in self.callbacks:
-            c.on_eval(self, record)
-        return record
+        return self._record(train, test)
 
     def _mean_log_px(self, X, rng):
         # init="prior": the chains start at draws of p(z), since the encoder is untrained here

@@ -18,12 +18,12 @@ minivae.reparam.compare --help`` for the command line. Run it on one BLAS thread
 (``OPENBLAS_NUM_THREADS=1``) to reproduce the wall times in ``docs/results.md``.
 """
 import argparse
-import json
 import os
 import time
 
 import numpy as np
 
+from .. import atomicfile
 from ..datasets import binarize_fixed, load_mnist
 from ..evaluation import bound_per_datapoint
 from ..lsvae import VAE_FAMILIES, LocationScaleVAE
@@ -173,9 +173,9 @@ def main(argv=None):
     print(f"total wall time {time.perf_counter() - start:.0f} s")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            kept = [{k: v for k, v in r.items() if k != "test_bounds"} for r in results]
-            json.dump({"argv": vars(args), "results": kept}, fh, indent=1)
+        kept = [{k: v for k, v in r.items() if k != "test_bounds"} for r in results]
+        atomicfile.write_json(os.path.join(args.out, "results.json"),
+                              {"argv": vars(args), "results": kept})
         with open(os.path.join(args.out, "table.md"), "w") as fh:
             fh.write(table + "\n")
     if args.figure:

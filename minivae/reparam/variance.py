@@ -15,12 +15,12 @@ Two comparisons, each across independent noise draws with everything else held f
 An experiment-layer module; ``python -m minivae.reparam.variance --help``.
 """
 import argparse
-import json
 import os
 import time
 
 import numpy as np
 
+from .. import atomicfile
 from ..datasets import binarize_fixed, load_mnist
 from ..model import VAE
 from ..optim import Adagrad
@@ -217,9 +217,9 @@ def main(argv=None):
     print(f"total wall time {time.perf_counter() - start:.0f} s")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "results.json"), "w") as fh:
-            json.dump({"argv": vars(args), "estimators": estimator_results, "families": family_rows}, fh,
-                      indent=1)
+        atomicfile.write_json(os.path.join(args.out, "results.json"),
+                              {"argv": vars(args), "estimators": estimator_results,
+                               "families": family_rows})
         with open(os.path.join(args.out, "tables.md"), "w") as fh:
             fh.write(tables + "\n")
     if args.figure:

@@ -11,11 +11,10 @@ N(0, I) weight prior) as resumable runs of :mod:`minivae.reproduce.runs` in
 
 Each also writes a JSON file with what was plotted: the runs, their budgets, bounds and times.
 """
-import json
 import sys
 from pathlib import Path
 
-from .. import checkpoint
+from .. import atomicfile, checkpoint
 from ..datasets import binarize_fixed
 from ..progress import format_seconds
 from .fig2 import FIG2
@@ -66,10 +65,6 @@ def _loaded_model(directory, dataset):
                                                      "elapsed": ckpt.extra.get("elapsed")})
 
 
-def _write_json(path, content):
-    Path(path).write_text(json.dumps(content, indent=1))
-
-
 def reproduce_manifold(dataset, out="runs/appendix-a", samples=APPENDIX_SAMPLES, from_dir=None,
                        grid=20, lr=0.02, n_hidden=None, seed=0, eval_train_size=10_000,
                        quiet=False, stream=None):
@@ -111,7 +106,7 @@ def reproduce_manifold(dataset, out="runs/appendix-a", samples=APPENDIX_SAMPLES,
         plot_latent_means(model, binarize_fixed(data.X_test), data.y_test, scatter,
                           title=f"MNIST test set: posterior means\n(2-D latent space, AEVB, {trained})")
         result["files"].append(str(scatter))
-    _write_json(out / f"manifold_{dataset}.json", result)
+    atomicfile.write_json(out / f"manifold_{dataset}.json", result)
     return result
 
 
@@ -152,7 +147,7 @@ def reproduce_samples(dataset, out="runs/appendix-a", samples=APPENDIX_SAMPLES,
                       title=f"{TITLES[dataset]}: decoder means at z ~ N(0, I), AEVB")
     result = {"experiment": "samples", "dataset": dataset, "n": n,
               "models": [info for _, info in loaded], "files": [str(path)]}
-    _write_json(out / f"samples_{dataset}.json", result)
+    atomicfile.write_json(out / f"samples_{dataset}.json", result)
     if not quiet:
         total = sum(info["elapsed"] or 0.0 for _, info in loaded)
         print(f"wrote {path} (the models took {format_seconds(total)} to train and evaluate)",

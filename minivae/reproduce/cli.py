@@ -3,10 +3,10 @@
 :func:`add_reproduce_commands` fills the ``reproduce`` sub-parser that :mod:`minivae.cli` creates.
 """
 import argparse
-import sys
 import time
 
-from ..argtypes import add_appendix_d_options, positive_count, step_size
+from ..argtypes import (UsageError, add_appendix_d_options, count, positive_count, run_dir,
+                        step_size)
 from ..progress import format_seconds
 from ..wakesleep import ALGORITHMS
 from .appendix import APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold, reproduce_samples
@@ -18,9 +18,12 @@ from .stepsize import STEP_SIZES
 
 __all__ = ["add_reproduce_commands"]
 
+FIG3_START = 10_000
+"""Samples before fig3's first estimate, unless --start says otherwise."""
+
 DESCRIPTION = """\
 Reproduce the paper's experiments on the shipped MNIST and Frey Face data. Every training run
-is saved after each evaluation (checkpoint.npz + .json, history.json) under
+is saved after each evaluation (checkpoint.npz, history.json) under
 OUT/<dataset>/J<latents>/<algorithm>/lr<step size>/ (fig3: OUT/mnist/N<images>/<algorithm>/,
 with marginal.json): run the same command again to continue an interrupted run; runs that
 reached their budget are read, not retrained.
@@ -29,19 +32,18 @@ reached their budget are read, not retrained.
 
 def _timed(fn, args):
     start = time.perf_counter()
-    try:
-        result = fn(args)
-    except FloatingPointError as exc:
-        print(f"minivae reproduce {args.experiment}: error: {exc}", file=sys.stderr)
-        return 1
+    result = fn(args)
     print(f"wall time of this command: {format_seconds(time.perf_counter() - start)}")
     return result
 
 
 def _fig2(args):
     if args.fast and args.samples:
-        raise ValueError("give --fast or --samples, not both")
+        raise UsageError("give --fast or --samples, not both")
     samples = FAST_SAMPLES if args.fast else (args.samples or FULL_SAMPLES)
+    if args.pilot_samples is not None and args.pilot_samples > samples:
+        raise UsageError(f"--pilot-samples {args.pilot_samples:,} is more than the budget of "
+                         f"{samples:,} samples per run")
     result = reproduce_fig2(args.dataset, args.out, samples, args.latents, args.n_hidden,
                             tuple(args.algorithms), tuple(args.step_sizes), args.pilot_samples,
                             args.seed, args.eval_train_size, args.quiet)
@@ -52,13 +54,16 @@ def _fig2(args):
 
 def _fig3(args):
     if args.fast and args.samples:
-        raise ValueError("give --fast or --samples, not both")
+        raise UsageError("give --fast or --samples, not both")
     samples = FIG3_FAST_SAMPLES if args.fast else (args.samples or FIG3_SAMPLES)
+    if args.start is not None and args.start > samples:
+        raise UsageError(f"--start {args.start:,} is after the budget of {samples:,} samples")
+    start = min(FIG3_START, samples) if args.start is None else args.start
     eval_size = args.eval_size or (FIG3_FAST_EVAL_SIZE if args.fast else MarginalSettings().eval_size)
     settings = MarginalSettings(eval_size, args.posterior_samples, args.leapfrog, args.density)
     result = reproduce_fig3(args.out, samples, tuple(args.train_sizes), tuple(args.algorithms),
                             args.mcem_samples, args.lr, args.latents, args.n_hidden, settings,
-                            args.seed, min(args.start, samples), args.quiet)
+                            args.seed, start, args.quiet)
     print(format_fig3(result))
     print(f"wrote {args.out}/fig3_mnist.csv, .json and .png")
     return 0
@@ -89,11 +94,12 @@ def _samples(args):
 
 def _common(p, out, budget_help):
     p.add_argument("--dataset", choices=sorted(FIG2), default="mnist",
-                   help="mnist (500 hidden units, Bernoulli decoder) or frey (200, Gaussian)")
+                   help="mnist (500 hidden units, Bernoulli decoder) or frey (200, Gaussian) "
+                        "(default mnist)")
     p.add_argument("--samples", type=positive_count, help=budget_help)
     p.add_argument("--n-hidden", type=positive_count,
                    help="hidden units of encoder and decoder (default: the paper's, 500 / 200)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=count, default=0,
                    help="seeds initialization, minibatches and noise (default 0)")
     p.add_argument("--eval-train-size", type=positive_count, default=10_000,
                    help="training images in the reported train bound, a fixed subset (default "
@@ -175,9 +181,10 @@ caps it on the large set.""",
                    help="first images of train and test in each estimate (default 1000, the "
                         f"paper's; {FIG3_FAST_EVAL_SIZE} with --fast)")
     add_appendix_d_options(p, leapfrog_help="leapfrog steps per HMC move in the estimate (default 4)")
-    p.add_argument("--start", type=positive_count, default=10_000,
-                   help="first estimate after this many samples (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
+    p.add_argument("--start", type=positive_count,
+                   help=f"first estimate after this many samples (default {FIG3_START}, or the "
+                        f"budget if smaller)")
+    p.add_argument("--seed", type=count, default=0, help="seeds everything (default 0)")
     p.add_argument("--out", default="runs/fig3", help="output directory (default runs/fig3)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=lambda args: _timed(_fig3, args))
@@ -191,8 +198,9 @@ caps it on the large set.""",
                     "(and OUT/latent_means_mnist.png) and OUT/manifold_<dataset>.json.")
     _common(p, "runs/appendix-a", f"training samples (default {APPENDIX_SAMPLES:,})")
     p.set_defaults(samples=APPENDIX_SAMPLES)  # the README runs it without --samples
-    p.add_argument("--from", dest="from_dir", metavar="DIR",
-                   help="plot the saved model in DIR (a checkpoint with 2 latent dimensions)")
+    p.add_argument("--from", dest="from_dir", metavar="DIR", type=run_dir,
+                   help="plot the saved model in DIR, a checkpoint with 2 latent dimensions "
+                        "(default: train one)")
     p.add_argument("--grid", type=positive_count, default=20, help="images per axis (default 20)")
     p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.set_defaults(func=lambda args: _timed(_manifold, args))
@@ -207,8 +215,9 @@ caps it on the large set.""",
     p.set_defaults(samples=APPENDIX_SAMPLES)  # the README runs it without --samples
     p.add_argument("--latents", type=positive_count, nargs="+", default=list(SAMPLE_LATENTS),
                    metavar="J", help="latent sizes (default 2 5 10 20)")
-    p.add_argument("--from", dest="from_dirs", nargs="+", metavar="DIR",
-                   help="sample from the saved models in these directories instead of training")
+    p.add_argument("--from", dest="from_dirs", nargs="+", metavar="DIR", type=run_dir,
+                   help="sample from the saved models in these directories (default: train "
+                        "them)")
     p.add_argument("--n", type=positive_count, default=100, help="samples per model (default 100)")
     p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.set_defaults(func=lambda args: _timed(_samples, args))

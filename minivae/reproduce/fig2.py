@@ -12,12 +12,12 @@ Outputs in ``OUT``: ``fig2_<dataset>.csv`` (one row per evaluation), ``fig2_<dat
 per latent size, as the paper lays it out).
 """
 import csv
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
+from .. import atomicfile
 from ..progress import format_seconds
 from ..wakesleep import ALGORITHMS
 from .fig2_plot import plot_fig2
@@ -177,7 +177,7 @@ def reproduce_fig2(dataset, out="runs/fig2", samples=FULL_SAMPLES, latents=None,
     }
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"fig2_{dataset}"
-    Path(f"{stem}.json").write_text(json.dumps(result, indent=1))
+    atomicfile.write_json(f"{stem}.json", result)
     _write_csv(runs, f"{stem}.csv")
     plot_fig2(runs, dataset, f"{stem}.png", samples)
     return result

@@ -15,10 +15,10 @@ Outputs in ``OUT``: ``fig3_mnist.csv`` (one row per estimate), ``fig3_mnist.json
 runs, wall times) and ``fig3_mnist.png`` (one panel per training-set size, like the paper's).
 """
 import csv
-import json
 import sys
 from pathlib import Path
 
+from .. import atomicfile
 from ..progress import format_seconds
 from .fig3_plot import plot_fig3
 from .fig3_run import FIG3_ALGORITHMS, Fig3Spec, MarginalSettings, train_fig3_run
@@ -110,7 +110,7 @@ def reproduce_fig3(out="runs/fig3", samples=FIG3_SAMPLES, train_sizes=TRAIN_SIZE
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "fig3_mnist.json").write_text(json.dumps(result, indent=1))
+    atomicfile.write_json(out / "fig3_mnist.json", result)
     _write_csv(runs, out / "fig3_mnist.csv")
     plot_fig3(runs, out / "fig3_mnist.png")
     return result

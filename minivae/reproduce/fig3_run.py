@@ -20,13 +20,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import checkpoint
+from .. import atomicfile, checkpoint
 from ..datasets import binarize_fixed
 from ..marginal.appendix_d import appendix_d_log_px
 from ..mcem import MCEMTrainer, restore_mcem, save_mcem
 from ..model import VAE
 from ..optim import Adagrad
 from ..progress import ProgressPrinter, format_seconds
+from ..runlock import lock_run
 from ..training import Trainer
 from ..wakesleep import WakeSleepTrainer, restore
 from .runs import BATCH_SIZE
@@ -103,9 +104,9 @@ def _new_trainer(spec, X_train, X_test, callbacks):
 
 
 def _open_trainer(spec, directory, X_train, X_test, callbacks):
-    if not (directory / "checkpoint.json").exists():
+    if not checkpoint.exists(directory):
         return _new_trainer(spec, X_train, X_test, callbacks)
-    meta = json.loads((directory / "checkpoint.json").read_text())
+    meta = checkpoint.read_meta(directory)
     saved = {"algorithm": meta["extra"].get("algorithm"), "lr": meta["optimizer"]["lr"],
              "n_latent": meta["model"]["n_latent"], "n_hidden": meta["model"]["n_hidden"],
              "seed": meta["trainer"]["config"]["seed"]}
@@ -126,7 +127,7 @@ def _save(trainer, spec, directory, marginal, elapsed):
         save_mcem(directory, trainer, extra=extra)
     else:
         checkpoint.save(directory, trainer.model, trainer, extra=extra)
-    (directory / "marginal.json").write_text(json.dumps(marginal, indent=1))
+    atomicfile.write_json(directory / "marginal.json", marginal)
 
 
 def _read_json(path):
@@ -157,10 +158,16 @@ def train_fig3_run(spec, root, points, X_train, X_test, settings=MarginalSetting
     stream = sys.stderr if stream is None else stream
     say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
     directory = spec.directory(root)
+    with lock_run(directory):
+        return _fig3_locked(spec, directory, points, X_train, X_test, settings, quiet, stream, say)
+
+
+def _fig3_locked(spec, directory, points, X_train, X_test, settings, quiet, stream, say):
+    """:func:`train_fig3_run` under the run directory's lock."""
     marginal = _read_json(directory / "marginal.json") or []
     done = marginal[-1]["samples"] if marginal else 0
     todo = [p for p in points if p > done]
-    meta = _read_json(directory / "checkpoint.json")
+    meta = checkpoint.read_meta(directory) if checkpoint.exists(directory) else None
     before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
     if not todo:
         return _result(spec, marginal, meta, before)
@@ -183,7 +190,7 @@ def train_fig3_run(spec, root, points, X_train, X_test, settings=MarginalSetting
             f"{format_seconds(record['seconds'])})")
         directory.mkdir(parents=True, exist_ok=True)
         _save(trainer, spec, directory, marginal, before + time.perf_counter() - start)
-    return _result(spec, marginal, _read_json(directory / "checkpoint.json"), before)
+    return _result(spec, marginal, checkpoint.read_meta(directory), before)
 
 
 def _result(spec, marginal, meta, elapsed_before):

@@ -4,8 +4,7 @@ A run trains one :class:`~minivae.VAE` with one update rule (AEVB or wake-sleep)
 step size, with the paper's settings (M = 100, L = 1, estimator B, the N(0, I) weight prior
 scaled by 1/N, init N(0, 0.01²)), and evaluates the train and test bound at the log-spaced
 points of :func:`~minivae.reproduce.schedule.log_schedule`. After every evaluation it writes
-``checkpoint.npz`` + ``checkpoint.json`` (:mod:`minivae.checkpoint`, no pickle) and
-``history.json``, so an interrupted run continues exactly where it stopped, and a run that
+``checkpoint.npz`` (:mod:`minivae.checkpoint`, no pickle) and ``history.json``, so an interrupted run continues exactly where it stopped, and a run that
 already reached its budget is not trained again. A run whose loss becomes non-finite writes
 ``status.json`` and counts as finished (re-running it would diverge the same way).
 
@@ -20,12 +19,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import checkpoint
+from .. import atomicfile, checkpoint
 from ..datasets import load_mnist
 from ..model import VAE
 from ..optim import Adagrad
 from ..presets import get_preset
 from ..progress import ProgressPrinter, format_seconds
+from ..runlock import lock_run
 from ..training import Trainer
 from ..wakesleep import ALGORITHMS, WakeSleepTrainer, restore
 from .schedule import log_schedule, round_to_batches
@@ -111,7 +111,7 @@ def _new_trainer(spec, data, callbacks):
 
 def _check_matches(spec, directory):
     """Refuse to resume a run saved with other settings than ``spec``."""
-    meta = json.loads((directory / "checkpoint.json").read_text())
+    meta = checkpoint.read_meta(directory)
     found = {"n_latent": meta["model"]["n_latent"], "n_hidden": meta["model"]["n_hidden"],
              "algorithm": meta["extra"].get("algorithm"), "lr": meta["optimizer"]["lr"],
              "seed": meta["trainer"]["config"]["seed"],
@@ -126,7 +126,7 @@ def _check_matches(spec, directory):
 
 
 def _open_trainer(spec, directory, data, callbacks):
-    if (directory / "checkpoint.json").exists():
+    if checkpoint.exists(directory):
         _check_matches(spec, directory)
         return restore(directory, data.X_train, data.X_test, spec.algorithm, callbacks)
     return _new_trainer(spec, data, callbacks)
@@ -137,11 +137,15 @@ def _save(trainer, spec, directory, elapsed):
     extra = {"dataset": spec.dataset, "algorithm": spec.algorithm, "experiment": "reproduce",
              "elapsed": elapsed}
     checkpoint.save(directory, trainer.model, trainer, extra=extra)
-    (directory / "history.json").write_text(json.dumps(trainer.history_dicts(), indent=1))
+    atomicfile.write_json(directory / "history.json", trainer.history_dicts())
 
 
 def _read_json(path):
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def _read_meta(directory):
+    return checkpoint.read_meta(directory) if checkpoint.exists(directory) else None
 
 
 def _finished(spec, directory, samples):
@@ -151,7 +155,7 @@ def _finished(spec, directory, samples):
         history = _read_json(directory / "history.json") or []
         return RunResult(spec, "diverged", status["samples"], status["train_time"],
                          status["elapsed"], history, status["message"])
-    meta = _read_json(directory / "checkpoint.json")
+    meta = _read_meta(directory)
     if meta is None or meta["trainer"]["samples"] < samples:
         return None
     _check_matches(spec, directory)
@@ -161,10 +165,10 @@ def _finished(spec, directory, samples):
 
 def _write_divergence(trainer, directory, elapsed, message):
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "history.json").write_text(json.dumps(trainer.history_dicts(), indent=1))
+    atomicfile.write_json(directory / "history.json", trainer.history_dicts())
     record = {"status": "diverged", "samples": trainer.samples, "train_time": trainer.wall_time,
               "elapsed": elapsed, "message": message}
-    (directory / "status.json").write_text(json.dumps(record, indent=1))
+    atomicfile.write_json(directory / "status.json", record)
 
 
 def _train_through(trainer, spec, directory, points, elapsed):
@@ -195,13 +199,19 @@ def train_run(spec, root, samples, data, quiet=False, stream=None):
     stream = sys.stderr if stream is None else stream
     say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
     directory = spec.directory(root)
-    finished = _finished(spec, directory, round_to_batches(samples, BATCH_SIZE))
-    if finished is not None:
-        return finished
+    with lock_run(directory):
+        finished = _finished(spec, directory, round_to_batches(samples, BATCH_SIZE))
+        if finished is not None:
+            return finished
+        return _train_locked(spec, directory, samples, data, quiet, stream, say)
+
+
+def _train_locked(spec, directory, samples, data, quiet, stream, say):
+    """:func:`train_run`'s training, under the run directory's lock."""
     start = time.perf_counter()
     callbacks = [] if quiet else [ProgressPrinter(samples, interval=10.0, stream=stream)]
     trainer = _open_trainer(spec, directory, data, callbacks)
-    meta = _read_json(directory / "checkpoint.json")
+    meta = _read_meta(directory)
     before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
     elapsed = lambda: before + time.perf_counter() - start  # noqa: E731
     points = log_schedule(samples, trainer.batch_size, after=trainer.samples)

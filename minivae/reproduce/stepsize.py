@@ -10,6 +10,7 @@ candidate's bound are written to ``stepsize.json`` next to the runs and reused o
 import json
 from dataclasses import asdict, dataclass, replace
 
+from .. import atomicfile
 from .runs import train_run
 
 __all__ = ["STEP_SIZES", "StepSizeChoice", "choose_step_size"]
@@ -84,5 +85,5 @@ def choose_step_size(spec, root, pilot_samples, data, step_sizes=STEP_SIZES, qui
                                  f"within {pilot_samples:,} samples")
     choice = StepSizeChoice(max(finite, key=finite.get), pilot_samples, bounds)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(choice.to_dict(), indent=1))
+    atomicfile.write_json(path, choice.to_dict())
     return choice
