@@ -5,7 +5,6 @@ Run ``minivae --help`` or ``minivae COMMAND --help`` for the options.
 import argparse
 import errno
 import importlib.metadata
-import json
 import os
 import shlex
 import signal
@@ -396,7 +395,7 @@ def _evaluate(args):
             result[f"{split}_marginal"] = _marginal(args, ckpt.model, X, rng, split)
     result["encoder_trained"] = not mcem
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(atomicfile.dumps(result, "the evaluation"))
         return 0
     if mcem:
         print("note: this model was trained with MCEM, which leaves q(z|x) as initialized, so its "
