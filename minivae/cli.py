@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -297,6 +298,16 @@ class _RunGuard(Callback):
             raise _Interrupted
 
 
+@contextmanager
+def _quiet_floating_point():
+    """No NumPy warnings about overflow or NaN: the trainer checks every loss, gradient and
+    evaluation and stops with one line (:class:`~minivae.training.Diverged`). A warnings filter,
+    not ``np.errstate``, because the Numba backend's shards compute on other threads."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def _resume_hint(out, guard):
     if guard.saved is None:
         return "no checkpoint was written"
@@ -317,7 +328,7 @@ def _train(args):
         print(f"training {trainer.model!r}\n  {trainer.optimizer!r}, {trainer.config()}",
               file=sys.stderr)
     try:
-        with lock_run(out), guard:
+        with lock_run(out), guard, _quiet_floating_point():
             trainer.run(samples, eval_every=eval_every)
     except (_Interrupted, KeyboardInterrupt):
         print(f"minivae train: interrupted at {trainer.samples:,} of {samples:,} samples; "

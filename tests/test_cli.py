@@ -322,6 +322,15 @@ def test_divergence_fails_in_one_line_with_the_resume_command(tmp_path, capsys):
     assert "non-finite" in line and f"minivae train --resume {out} --lr" in line
 
 
+def test_divergence_in_a_process_prints_one_line_and_no_numpy_warnings(tmp_path):
+    out = tmp_path / "r"
+    result = subprocess.run([sys.executable, "-m", "minivae", "train", *FREY, "--samples", "2000",
+                             "--lr", "1e3", "--eval-every", "100", "--out", str(out), "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "non-finite" in _one_line(result.stderr)
+
+
 def test_debug_shows_the_traceback_and_other_errors_are_one_line(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise RuntimeError("a defect")
