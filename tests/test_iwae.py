@@ -17,7 +17,7 @@ from minivae.training import Trainer
 TINY = iwae.IwaeSettings(n_stages=2, k=5, n_train=100, n_test=40, eval_train_size=40,
                          checkpoint_every=60)
 """Two stages (1 + 3 passes over 100 images = 20 steps of 20), a checkpoint every 3 steps."""
-TIMING = ("eval_seconds", "train_seconds")
+TIMING = ("eval_seconds", "train_seconds", "examples_per_second")
 
 
 # -- the pieces -------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ def _open_trainer(settings, directory, X_train, X_test, callbacks):
 
 
 def _save(trainer, directory, settings, stage, elapsed):
-    extra = {"experiment": "iwae", "settings": settings.identity(), "protocol": _protocol(),
+    extra = {"experiment": "iwae", "dataset": "mnist", "settings": settings.identity(), "protocol": _protocol(),
              "stage": stage.index, "stage_lr": stage.lr, "elapsed": elapsed}
     checkpoint.save(directory, trainer.model, trainer, extra=extra)
 
@@ -177,14 +177,17 @@ def evaluate_stage(model, X_test, k, rng):
             "eval_seconds": time.perf_counter() - start}
 
 
-def _stage_record(trainer, stage, X_test, settings):
+def _stage_record(trainer, stage, X_test, settings, seconds_before):
+    """The stage's evaluation; ``seconds_before`` is the training time at the stage's start."""
     bounds = next(r for r in trainer.history if r.samples == stage.end)
     rng = np.random.default_rng([settings.seed, 3, stage.index])
     return {"stage": stage.index, "passes": stage.passes, "lr": stage.lr, "samples": stage.end,
             "total_passes": stage.end // len(trainer.X_train),
             "train_elbo": bounds.train_bound, "test_elbo": bounds.test_bound,
             **evaluate_stage(trainer.model, X_test, settings.k, rng),
-            "train_seconds": trainer.wall_time}
+            "train_seconds": trainer.wall_time,
+            "examples_per_second": (stage.end - stage.start) / max(trainer.wall_time - seconds_before,
+                                                                   1e-9)}
 
 
 def format_stage(record, n_stages=N_STAGES):
@@ -194,8 +197,9 @@ def format_stage(record, n_stages=N_STAGES):
             f"test NLL {record['test_nll']:.2f} ± {record['test_nll_stderr']:.2f} nats "
             f"(k={record['k']:,}; paper {PAPER['test_nll']}), ELBO train "
             f"{record['train_elbo']:.2f} test {record['test_elbo']:.2f}, active units "
-            f"{record['active_units']}/{N_LATENT}; {format_seconds(record['train_seconds'])} of "
-            f"training in all, {format_seconds(record['eval_seconds'])} to evaluate")
+            f"{record['active_units']}/{N_LATENT}; {record['examples_per_second']:,.0f} examples/s, "
+            f"{format_seconds(record['train_seconds'])} of training in all, "
+            f"{format_seconds(record['eval_seconds'])} to evaluate")
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -251,7 +255,8 @@ def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
             saver.stage = stage
             trainer.run(stage.end, eval_every=stage.end)
             save(trainer, stage)
-        records.append(_stage_record(trainer, stage, X_test_bin, settings))
+        before = records[-1]["train_seconds"] if records else 0.0
+        records.append(_stage_record(trainer, stage, X_test_bin, settings, before))
         _write_results(directory, settings, records)
         say(format_stage(records[-1], settings.n_stages))
     return records[:settings.n_stages]
