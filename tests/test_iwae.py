@@ -141,7 +141,7 @@ def test_fast_command_runs_end_to_end_and_writes_strict_json(tmp_path, capsys):
     assert main(["reproduce", "iwae", "--fast", "--stages", "2", "--k", "10", "--out", str(out),
                  "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "after stage 2/3 (4 passes): test NLL" in printed and "86.76" in printed
+    assert "after stage 2/8 (4 passes): test NLL" in printed and "86.76" in printed
     results = json.loads((out / "iwae.json").read_text())
     assert results["paper"]["test_nll"] == 86.76 and results["settings"]["k"] == 10
     assert [r["samples"] for r in results["stages"]] == [1000, 4000]

@@ -110,7 +110,7 @@ def _iwae(args):
                                    checkpoint_every=args.checkpoint_every or fast.checkpoint_every)
     records = reproduce_iwae(args.out, settings, quiet=args.quiet)
     last = records[-1]
-    print(f"after stage {last['stage'] + 1}/{fast.n_stages} ({last['total_passes']:,} passes): test "
+    print(f"after stage {last['stage'] + 1}/{N_STAGES} ({last['total_passes']:,} passes): test "
           f"NLL {last['test_nll']:.2f} nats (k={last['k']:,}), {last['active_units']} active "
           f"units; the paper's (all {N_STAGES} stages): 86.76 nats, 19 active units")
     print(f"wrote {args.out}/iwae.json and {args.out}/checkpoint.npz")

@@ -190,9 +190,9 @@ def _stage_record(trainer, stage, X_test, settings, seconds_before):
                                                                    1e-9)}
 
 
-def format_stage(record, n_stages=N_STAGES):
+def format_stage(record):
     """One line summarizing a stage's record."""
-    return (f"stage {record['stage'] + 1}/{n_stages}: {record['total_passes']:,} passes "
+    return (f"stage {record['stage'] + 1}/{N_STAGES}: {record['total_passes']:,} passes "
             f"({record['passes']:,} at lr {record['lr']:.3g}), {record['samples']:,} samples: "
             f"test NLL {record['test_nll']:.2f} ± {record['test_nll_stderr']:.2f} nats "
             f"(k={record['k']:,}; paper {PAPER['test_nll']}), ELBO train "
@@ -235,13 +235,11 @@ def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
     save = lambda trainer, stage: _save(trainer, directory, settings, stage,  # noqa: E731
                                         before + time.perf_counter() - start)
     saver = _Checkpointer(settings.checkpoint_every, save)
-    callbacks = [saver] + ([] if quiet else [ProgressPrinter(schedule[-1].end, interval=30.0,
-                                                             stream=stream)])
-    trainer = _open_trainer(settings, directory, X_train, X_test, callbacks)
+    trainer = _open_trainer(settings, directory, X_train, X_test, [saver])
     X_test_bin = binarize_fixed(X_test).astype(trainer.dtype)
     for stage in schedule:
         for r in records[stage.index:stage.index + 1]:
-            say(format_stage(r, settings.n_stages))
+            say(format_stage(r))
         if stage.index < len(records):
             continue
         if trainer.samples > stage.end:
@@ -249,14 +247,17 @@ def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
                              f"({trainer.samples:,} > {stage.end:,} samples) but {RESULTS} has "
                              f"no record of it; choose another --out")
         if trainer.samples < stage.end:
-            say(f"== stage {stage.index + 1}/{settings.n_stages}: {stage.passes:,} passes at lr "
+            say(f"== stage {stage.index + 1}/{N_STAGES}: {stage.passes:,} passes at lr "
                 f"{stage.lr:.3g}, {trainer.samples:,} -> {stage.end:,} samples")
             trainer.optimizer.lr = stage.lr
             saver.stage = stage
+            # a printer per stage: its rate and time left must not count the last evaluation
+            trainer.callbacks = [saver] + ([] if quiet else [
+                ProgressPrinter(stage.end, interval=30.0, stream=stream)])
             trainer.run(stage.end, eval_every=stage.end)
             save(trainer, stage)
         before = records[-1]["train_seconds"] if records else 0.0
         records.append(_stage_record(trainer, stage, X_test_bin, settings, before))
         _write_results(directory, settings, records)
-        say(format_stage(records[-1], settings.n_stages))
+        say(format_stage(records[-1]))
     return records[:settings.n_stages]
