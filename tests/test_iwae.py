@@ -12,6 +12,7 @@ from minivae.reproduce import iwae
 from minivae.reproduce.active_units import count_active, latent_activity
 from minivae.reproduce.glorot import glorot_uniform
 from minivae.reproduce.iwae_schedule import N_STAGES, stage_lr, stages
+from minivae.runlock import RunLocked, lock_run
 from minivae.training import Trainer
 
 TINY = iwae.IwaeSettings(n_stages=2, k=5, n_train=100, n_test=40, eval_train_size=40,
@@ -133,6 +134,18 @@ def test_a_directory_with_other_settings_is_refused(tmp_path):
     for change in ({"seed": 1}, {"k": 6}, {"dtype": "float32"}):
         with pytest.raises(ValueError, match="holds an iwae run with " + next(iter(change))):
             iwae.reproduce_iwae(tmp_path, replace(TINY, **change), quiet=True)
+
+
+def test_a_run_directory_in_use_or_holding_another_experiment_is_refused(tmp_path):
+    with lock_run(tmp_path / "busy"):
+        with pytest.raises(RunLocked, match="in use"):
+            iwae.reproduce_iwae(tmp_path / "busy", TINY, quiet=True)
+    assert not checkpoint.exists(tmp_path / "busy")
+    model = VAE(784, 8, 2)
+    trainer = Trainer(model, np.zeros((20, 784)))
+    checkpoint.save(tmp_path / "train", model, trainer)
+    with pytest.raises(ValueError, match="another experiment"):
+        iwae.reproduce_iwae(tmp_path / "train", TINY, quiet=True)
 
 
 # -- the command ------------------------------------------------------------------------------
