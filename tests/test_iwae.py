@@ -1,6 +1,9 @@
 """``minivae reproduce iwae``: the IWAE paper's schedule, initialization, active units, a resumed
 run equal to an uninterrupted one, and the command end to end on tiny budgets of the real MNIST."""
 import json
+import os
+import signal
+from types import SimpleNamespace
 from dataclasses import replace
 
 import numpy as np
@@ -118,6 +121,28 @@ def test_a_killed_run_resumes_to_the_same_bits_as_an_uninterrupted_one(tmp_path,
     assert a.trainer["rng_state"] == b.trainer["rng_state"] and a.trainer["samples"] == 400
 
 
+def test_ctrl_c_saves_after_the_current_step_and_the_run_resumes_to_the_same_bits(tmp_path,
+                                                                                   monkeypatch):
+    whole = iwae.reproduce_iwae(tmp_path / "whole", TINY, quiet=True)
+    step = Trainer.step
+    calls = []
+
+    def ctrl_c_in_step_13(self):
+        calls.append(1)
+        bound = step(self)
+        if len(calls) == 13:
+            os.kill(os.getpid(), signal.SIGINT)
+        return bound
+
+    monkeypatch.setattr(Trainer, "step", ctrl_c_in_step_13)
+    with pytest.raises(KeyboardInterrupt):
+        iwae.reproduce_iwae(tmp_path / "cut", TINY, quiet=True)
+    monkeypatch.setattr(Trainer, "step", step)
+    assert checkpoint.read_meta(tmp_path / "cut")["trainer"]["samples"] == 260  # not 240
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert _strip(iwae.reproduce_iwae(tmp_path / "cut", TINY, quiet=True)) == _strip(whole)
+
+
 def test_a_finished_stage_is_read_not_retrained_and_more_stages_continue(tmp_path, monkeypatch):
     one = iwae.reproduce_iwae(tmp_path, replace(TINY, n_stages=1), quiet=True)
     monkeypatch.setattr(iwae, "evaluate_stage", lambda *a: pytest.fail("stage 1 re-evaluated"))
@@ -127,6 +152,14 @@ def test_a_finished_stage_is_read_not_retrained_and_more_stages_continue(tmp_pat
     monkeypatch.undo()
     both = iwae.reproduce_iwae(tmp_path, TINY, quiet=True)
     assert both[0] == one[0] and both[1]["samples"] == 400
+
+
+def test_the_checkpoints_elapsed_time_counts_only_wall_time(tmp_path, monkeypatch):
+    """With the run's clock stopped, a fresh run has taken no time. (The elapsed time saved in
+    stage 3 once added stage 2's training seconds: a variable reused in the stage loop.)"""
+    monkeypatch.setattr(iwae, "time", SimpleNamespace(perf_counter=lambda: 100.0))
+    iwae.reproduce_iwae(tmp_path, replace(TINY, n_stages=3), quiet=True)
+    assert checkpoint.read_meta(tmp_path)["extra"]["elapsed"] == 0.0
 
 
 def test_a_directory_with_other_settings_is_refused(tmp_path):

@@ -20,8 +20,11 @@ end of every stage) and ``iwae.json`` (the settings and a record per evaluated s
 again continues where it stopped, and ends bit for bit where an uninterrupted run ends (on the
 same machine and thread settings); stages already evaluated are read, not recomputed.
 """
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,20 +128,44 @@ def _open_trainer(settings, directory, X_train, X_test, callbacks):
 
 
 def _save(trainer, directory, settings, stage, elapsed):
-    extra = {"experiment": "iwae", "dataset": "mnist", "settings": settings.identity(), "protocol": _protocol(),
-             "stage": stage.index, "stage_lr": stage.lr, "elapsed": elapsed}
+    extra = {"experiment": "iwae", "dataset": "mnist", "settings": settings.identity(),
+             "protocol": _protocol(), "stage": stage.index, "stage_lr": stage.lr,
+             "elapsed": elapsed}
     checkpoint.save(directory, trainer.model, trainer, extra=extra)
 
 
 class _Checkpointer(Callback):
-    """Saves the run after every ``every`` training samples (between evaluations too)."""
+    """Saves the run after every ``every`` training samples (between evaluations too), and after
+    the step in which a Ctrl-C asked training to stop (:func:`_stop_between_steps`)."""
 
     def __init__(self, every, save):
         self.every, self.save, self.stage = every, save, None
+        self.training = self.interrupted = False
 
     def on_step(self, trainer, bound):
-        if trainer.samples % self.every < trainer.batch_size:
+        if self.interrupted or trainer.samples % self.every < trainer.batch_size:
             self.save(trainer, self.stage)
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def _stop_between_steps(saver):
+    """While training, a first Ctrl-C lets the current step end and saves there (``saver``); a
+    second one, or one during an evaluation (nothing to save), stops at once."""
+    def ask(signum, frame):
+        if saver.interrupted or not saver.training:
+            raise KeyboardInterrupt
+        saver.interrupted = True
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, ask)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _read_results(directory, settings):
@@ -171,7 +198,8 @@ def evaluate_stage(model, X_test, k, rng):
     log_px = importance_log_px(model, X_test, k=k, batch_size=100, rng=rng)
     activity = latent_activity(model, X_test)
     return {"test_nll": float(-log_px.mean()),
-            "test_nll_stderr": float(log_px.std(ddof=1) / np.sqrt(len(log_px))) if len(log_px) > 1 else 0.0,
+            "test_nll_stderr": (float(log_px.std(ddof=1) / np.sqrt(len(log_px)))
+                                if len(log_px) > 1 else 0.0),
             "k": int(k), "active_units": count_active(activity),
             "activity": [float(a) for a in activity],
             "eval_seconds": time.perf_counter() - start}
@@ -186,8 +214,8 @@ def _stage_record(trainer, stage, X_test, settings, seconds_before):
             "train_elbo": bounds.train_bound, "test_elbo": bounds.test_bound,
             **evaluate_stage(trainer.model, X_test, settings.k, rng),
             "train_seconds": trainer.wall_time,
-            "examples_per_second": (stage.end - stage.start) / max(trainer.wall_time - seconds_before,
-                                                                   1e-9)}
+            "examples_per_second": ((stage.end - stage.start)
+                                    / max(trainer.wall_time - seconds_before, 1e-9))}
 
 
 def format_stage(record):
@@ -197,7 +225,8 @@ def format_stage(record):
             f"test NLL {record['test_nll']:.2f} ± {record['test_nll_stderr']:.2f} nats "
             f"(k={record['k']:,}; paper {PAPER['test_nll']}), ELBO train "
             f"{record['train_elbo']:.2f} test {record['test_elbo']:.2f}, active units "
-            f"{record['active_units']}/{N_LATENT}; {record['examples_per_second']:,.0f} examples/s, "
+            f"{record['active_units']}/{N_LATENT}; "
+            f"{record['examples_per_second']:,.0f} examples/s, "
             f"{format_seconds(record['train_seconds'])} of training in all, "
             f"{format_seconds(record['eval_seconds'])} to evaluate")
 
@@ -226,6 +255,28 @@ def reproduce_iwae(out, settings=IwaeSettings(), quiet=False, stream=None):
         return _run_locked(directory, settings, X_train, X_test, quiet, stream, say)
 
 
+def _train_stage(trainer, stage, saver, quiet, stream, say):
+    """Train to the end of ``stage`` at its step size; a Ctrl-C saves after the current step."""
+    say(f"== stage {stage.index + 1}/{N_STAGES}: {stage.passes:,} passes at lr "
+        f"{stage.lr:.3g}, {trainer.samples:,} -> {stage.end:,} samples")
+    trainer.optimizer.lr = stage.lr
+    saver.stage = stage
+    # a printer per stage: its rate and time left must not count the last evaluation
+    trainer.callbacks = [saver] + ([] if quiet else [
+        ProgressPrinter(stage.end, interval=30.0, stream=stream)])
+    saver.training = True
+    try:
+        trainer.run(stage.end, eval_every=stage.end)
+    except KeyboardInterrupt:
+        if saver.interrupted:
+            say(f"stopped after {trainer.samples:,} samples and saved there; run the same "
+                f"command to continue")
+        raise
+    finally:
+        saver.training = False
+    saver.save(trainer, stage)
+
+
 def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
     records = _read_results(directory, settings)
     schedule = stages(len(X_train), settings.n_stages)
@@ -237,6 +288,15 @@ def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
     saver = _Checkpointer(settings.checkpoint_every, save)
     trainer = _open_trainer(settings, directory, X_train, X_test, [saver])
     X_test_bin = binarize_fixed(X_test).astype(trainer.dtype)
+    with _stop_between_steps(saver):
+        _stages(directory, settings, schedule, records, trainer, X_test_bin, saver, quiet,
+                stream, say)
+    return records[:settings.n_stages]
+
+
+def _stages(directory, settings, schedule, records, trainer, X_test_bin, saver, quiet, stream,
+            say):
+    """Train and evaluate each stage of ``schedule`` not yet in ``records`` (appended to)."""
     for stage in schedule:
         for r in records[stage.index:stage.index + 1]:
             say(format_stage(r))
@@ -247,17 +307,8 @@ def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
                              f"({trainer.samples:,} > {stage.end:,} samples) but {RESULTS} has "
                              f"no record of it; choose another --out")
         if trainer.samples < stage.end:
-            say(f"== stage {stage.index + 1}/{N_STAGES}: {stage.passes:,} passes at lr "
-                f"{stage.lr:.3g}, {trainer.samples:,} -> {stage.end:,} samples")
-            trainer.optimizer.lr = stage.lr
-            saver.stage = stage
-            # a printer per stage: its rate and time left must not count the last evaluation
-            trainer.callbacks = [saver] + ([] if quiet else [
-                ProgressPrinter(stage.end, interval=30.0, stream=stream)])
-            trainer.run(stage.end, eval_every=stage.end)
-            save(trainer, stage)
-        before = records[-1]["train_seconds"] if records else 0.0
-        records.append(_stage_record(trainer, stage, X_test_bin, settings, before))
+            _train_stage(trainer, stage, saver, quiet, stream, say)
+        trained_before = records[-1]["train_seconds"] if records else 0.0
+        records.append(_stage_record(trainer, stage, X_test_bin, settings, trained_before))
         _write_results(directory, settings, records)
         say(format_stage(records[-1]))
-    return records[:settings.n_stages]
