@@ -3,8 +3,8 @@ run equal to an uninterrupted one, and the command end to end on tiny budgets of
 import json
 import os
 import signal
-from types import SimpleNamespace
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
