@@ -4,6 +4,7 @@ import pytest
 
 from minivae import VAE, Trainer
 from minivae.backend import use_backend
+from minivae.optim import make_optimizer
 
 CONFIGS = [
     dict(decoder="bernoulli"),
@@ -117,6 +118,34 @@ def test_float32_model_trains_like_float64():
     start = trainer.history[0].train_bound
     assert final["float32"] > start + 1.0
     assert final["float32"] == pytest.approx(final["float64"], abs=0.1)
+
+
+class _ReferenceVAE(VAE):
+    """A VAE without a fast path: the trainer falls back to ``loss_and_grads``."""
+
+    @property
+    def fastpath(self):
+        raise AttributeError("fastpath")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_adam_training_of_two_hidden_layers_follows_the_reference_path(backend):
+    """The IWAE protocol's case: two hidden layers per side, Adam, minibatches of 20, no weight
+    prior, dynamic binarization; 60 fused steps end where 60 reference steps end."""
+    X = np.random.default_rng(3).random((200, 16))
+    params = []
+    for cls in (VAE, _ReferenceVAE):
+        with use_backend(backend):
+            model = cls(16, [9, 7], 3, init_std=0.3, seed=4)
+            trainer = Trainer(model, X, optimizer=make_optimizer("adam", lr=1e-2, epsilon=1e-4),
+                              batch_size=20, weight_prior=False, binarization="dynamic", seed=5)
+            for _ in range(60):
+                trainer.step()
+        params.append(model.params)
+    assert not hasattr(_ReferenceVAE(4, 2, 1), "fastpath")
+    for name in params[0]:
+        np.testing.assert_allclose(params[0][name], params[1][name], rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
 
 
 def test_workspace_is_reused_between_steps():

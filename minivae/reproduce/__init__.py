@@ -1,7 +1,10 @@
 """Reproductions of the paper's experiments, as resumable commands (``minivae reproduce ...``).
 
 * :mod:`~minivae.reproduce.fig2` -- Fig. 2, AEVB against wake-sleep, bound vs samples seen;
-* :mod:`~minivae.reproduce.appendix` -- App. A, learned manifolds (Fig. 4) and samples (Fig. 5).
+* :mod:`~minivae.reproduce.appendix` -- App. A, learned manifolds (Fig. 4) and samples (Fig. 5);
+* :mod:`~minivae.reproduce.iwae` -- the IWAE paper's one-stochastic-layer VAE (Burda et al. 2016,
+  Table 1), with its schedule (:mod:`~minivae.reproduce.iwae_schedule`), Glorot initialization
+  (:mod:`~minivae.reproduce.glorot`) and active units (:mod:`~minivae.reproduce.active_units`).
 
 The building blocks: :mod:`~minivae.reproduce.runs` (one resumable training run),
 :mod:`~minivae.reproduce.schedule` (log-spaced evaluation points),

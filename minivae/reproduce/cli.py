@@ -1,9 +1,11 @@
-"""The ``minivae reproduce`` command: ``fig2``, ``fig3``, ``manifold`` and ``samples``.
+"""The ``minivae reproduce`` command: ``fig2``, ``fig3``, ``manifold``, ``samples`` and ``iwae``.
 
 :func:`add_reproduce_commands` fills the ``reproduce`` sub-parser that :mod:`minivae.cli` creates.
 """
 import argparse
+import dataclasses
 import time
+from pathlib import Path
 
 from ..argtypes import (UsageError, add_appendix_d_options, count, positive_count, run_dir,
                         step_size)
@@ -14,6 +16,9 @@ from .fig2 import FAST_SAMPLES, FIG2, FULL_SAMPLES, format_summary, reproduce_fi
 from .fig3 import (FIG3_FAST_EVAL_SIZE, FIG3_FAST_SAMPLES, FIG3_SAMPLES, TRAIN_SIZES, format_fig3,
                    reproduce_fig3)
 from .fig3_run import FIG3_ALGORITHMS, MarginalSettings
+from .iwae import FAST as IWAE_FAST
+from .iwae import IwaeSettings, reproduce_iwae
+from .iwae_schedule import N_STAGES
 from .stepsize import STEP_SIZES
 
 __all__ = ["add_reproduce_commands"]
@@ -92,6 +97,26 @@ def _samples(args):
     return 0
 
 
+def _iwae(args):
+    fast = IWAE_FAST if args.fast else IwaeSettings()
+    n_stages = fast.n_stages if args.stages is None else args.stages
+    if n_stages > fast.n_stages:
+        which = "--fast runs" if args.fast else "the schedule has"
+        raise UsageError(f"--stages {n_stages}: {which} {fast.n_stages} stages at most")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out} is a file, not a directory")
+    settings = dataclasses.replace(fast, n_stages=n_stages, seed=args.seed, dtype=args.dtype,
+                                   k=fast.k if args.k is None else args.k,
+                                   checkpoint_every=args.checkpoint_every or fast.checkpoint_every)
+    records = reproduce_iwae(args.out, settings, quiet=args.quiet)
+    last = records[-1]
+    print(f"after stage {last['stage'] + 1}/{N_STAGES} ({last['total_passes']:,} passes): test "
+          f"NLL {last['test_nll']:.2f} nats (k={last['k']:,}), {last['active_units']} active "
+          f"units; the paper's (all {N_STAGES} stages): 86.76 nats, 19 active units")
+    print(f"wrote {args.out}/iwae.json and {args.out}/checkpoint.npz")
+    return 0
+
+
 def _common(p, out, budget_help):
     p.add_argument("--dataset", choices=sorted(FIG2), default="mnist",
                    help="mnist (500 hidden units, Bernoulli decoder) or frey (200, Gaussian) "
@@ -109,7 +134,7 @@ def _common(p, out, budget_help):
 
 
 def add_reproduce_commands(parser):
-    """Add the ``fig2``, ``fig3``, ``manifold`` and ``samples`` sub-commands to the ``reproduce`` parser."""
+    """Add the ``fig2``, ``fig3``, ``manifold``, ``samples`` and ``iwae`` sub-commands to the ``reproduce`` parser."""
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
@@ -221,4 +246,43 @@ caps it on the large set.""",
     p.add_argument("--n", type=positive_count, default=100, help="samples per model (default 100)")
     p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.set_defaults(func=lambda args: _timed(_samples, args))
+    _add_iwae(sub)
     return parser
+
+
+def _add_iwae(sub):
+    full = IwaeSettings()
+    p = sub.add_parser(
+        "iwae", help="IWAE paper, Table 1: test NLL of a 1-stochastic-layer VAE (paper: 86.76)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+The IWAE paper's VAE (Burda, Grosse & Salakhutdinov, ICLR 2016, Table 1: 86.76 nats, 19 active
+units): 784-200-200-50 with tanh, Bernoulli decoder, Glorot-uniform init, dynamic binarization,
+minibatches of 20, estimator B with one sample, no weight prior, Adam (beta1 0.9, beta2 0.999,
+eps 1e-4); stage i = 0..7 trains 3^i passes at lr 0.001*10^(-i/7) (3280 passes, 1.97e8 samples).
+After every stage: test NLL by importance sampling with --k samples on a fixed seeded
+binarization of the 10,000 test images, the bound on train and test, the active latent units
+(variance of the encoder's mean over the test set > 0.01). Writes OUT/iwae.json and
+OUT/checkpoint.npz (every --checkpoint-every samples and after every stage); run the same
+command again to continue a stopped run bit for bit, or with a larger --stages to go on.
+See docs/iwae.md.""",
+        epilog="example: minivae reproduce iwae --stages 3 --out runs/iwae")
+    p.add_argument("--out", required=True, help="run directory (required)")
+    p.add_argument("--stages", type=positive_count,
+                   help=f"run only the first N stages of the schedule (default all {N_STAGES}; "
+                        f"{IWAE_FAST.n_stages} with --fast)")
+    p.add_argument("--k", type=positive_count,
+                   help=f"importance samples per test image (default {full.k:,}; "
+                        f"{IWAE_FAST.k} with --fast)")
+    p.add_argument("--seed", type=count, default=0,
+                   help="seeds initialization, minibatches, binarization and noise (default 0)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="float64 (default) or float32 (faster)")
+    p.add_argument("--checkpoint-every", type=positive_count,
+                   help=f"training samples between checkpoints (default {full.checkpoint_every:,})")
+    p.add_argument("--fast", action="store_true",
+                   help=f"a tiny run for tests: {IWAE_FAST.n_stages} stages over the first "
+                        f"{IWAE_FAST.n_train} training images, evaluated on {IWAE_FAST.n_test} "
+                        f"test images")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=lambda args: _timed(_iwae, args))
