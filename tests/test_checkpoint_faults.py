@@ -19,16 +19,7 @@ from minivae.model import VAE
 from minivae.optim import SGD, Adagrad, Adam
 from minivae.training import Trainer
 
-D = 12
-
-
-def grey_data(N, seed=0):
-    rng = np.random.default_rng(seed)
-    prototypes = (rng.random((3, D)) < 0.5).astype(float)
-    return np.clip(0.05 + 0.9 * prototypes[rng.integers(3, size=N)], 0, 1)
-
-
-X_TRAIN, X_TEST = grey_data(60), grey_data(20, seed=1)
+from test_checkpoint import D, X_TEST, X_TRAIN
 
 
 def make_trainer(optimizer=None, callbacks=(), **kwargs):
