@@ -7,9 +7,7 @@ import errno
 import importlib.metadata
 import os
 import shlex
-import signal
 import sys
-import threading
 import time
 import traceback
 import warnings
@@ -34,6 +32,7 @@ from .modelcheck import check_model_gradients
 from .optim import OPTIMIZERS, make_optimizer
 from .plotting import plot_history, save_image_grid
 from .presets import PRESETS, get_preset
+from .interrupt import StopRequest
 from .progress import ProgressPrinter, format_seconds
 from .reproduce.cli import add_reproduce_commands
 from .runlock import RunLocked, lock_run
@@ -250,34 +249,19 @@ class _Interrupted(Exception):
     """Ctrl-C, turned into a stop between two steps."""
 
 
-class _RunGuard(Callback):
+class _RunGuard(Callback, StopRequest):
     """Turns Ctrl-C into a clean stop and remembers the last checkpoint written.
 
-    The first Ctrl-C asks the run to stop after the current step: if an evaluation is due at
-    that step it runs first (and its checkpoint is written), otherwise the checkpoint is written
-    there, between two steps, where a resumed run continues exactly as an uninterrupted one
-    would. A second Ctrl-C stops at once, keeping the last checkpoint written.
+    The first Ctrl-C asks the run to stop after the current step (:class:`StopRequest`): if an
+    evaluation is due at that step it runs first (and its checkpoint is written), otherwise the
+    checkpoint is written there, between two steps, where a resumed run continues exactly as an
+    uninterrupted one would. A second Ctrl-C stops at once, keeping the last checkpoint written.
     """
 
     def __init__(self, writer, total, eval_every, saved=None):
+        StopRequest.__init__(self)
         self.writer, self.total, self.eval_every = writer, total, eval_every
         self.saved = saved
-        self.requested = False
-
-    def __enter__(self):
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._ask)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _ask(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
 
     def _eval_due(self, trainer):
         """Whether the step just taken crossed a multiple of ``eval_every`` or ended the run,

@@ -20,11 +20,8 @@ end of every stage) and ``iwae.json`` (the settings and a record per evaluated s
 again continues where it stopped, and ends bit for bit where an uninterrupted run ends (on the
 same machine and thread settings); stages already evaluated are read, not recomputed.
 """
-import signal
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +32,7 @@ from ..datasets import binarize_fixed
 from ..marginal.importance import importance_log_px
 from ..model import VAE
 from ..optim import Adam
+from ..interrupt import StopRequest
 from ..progress import ProgressPrinter, format_seconds
 from ..runlock import lock_run
 from ..training import Callback, Trainer
@@ -134,38 +132,21 @@ def _save(trainer, directory, settings, stage, elapsed):
     checkpoint.save(directory, trainer.model, trainer, extra=extra)
 
 
-class _Checkpointer(Callback):
+class _Checkpointer(Callback, StopRequest):
     """Saves the run after every ``every`` training samples (between evaluations too), and after
-    the step in which a Ctrl-C asked training to stop (:func:`_stop_between_steps`)."""
+    the step in which a Ctrl-C asked training to stop (:class:`StopRequest`, armed only while
+    training: during an evaluation there is nothing to save, so a Ctrl-C stops at once)."""
 
     def __init__(self, every, save):
+        StopRequest.__init__(self)
         self.every, self.save, self.stage = every, save, None
-        self.training = self.interrupted = False
+        self.armed = False
 
     def on_step(self, trainer, bound):
-        if self.interrupted or trainer.samples % self.every < trainer.batch_size:
+        if self.requested or trainer.samples % self.every < trainer.batch_size:
             self.save(trainer, self.stage)
-        if self.interrupted:
+        if self.requested:
             raise KeyboardInterrupt
-
-
-@contextmanager
-def _stop_between_steps(saver):
-    """While training, a first Ctrl-C lets the current step end and saves there (``saver``); a
-    second one, or one during an evaluation (nothing to save), stops at once."""
-    def ask(signum, frame):
-        if saver.interrupted or not saver.training:
-            raise KeyboardInterrupt
-        saver.interrupted = True
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, ask)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
 
 
 def _read_results(directory, settings):
@@ -264,16 +245,16 @@ def _train_stage(trainer, stage, saver, quiet, stream, say):
     # a printer per stage: its rate and time left must not count the last evaluation
     trainer.callbacks = [saver] + ([] if quiet else [
         ProgressPrinter(stage.end, interval=30.0, stream=stream)])
-    saver.training = True
+    saver.armed = True
     try:
         trainer.run(stage.end, eval_every=stage.end)
     except KeyboardInterrupt:
-        if saver.interrupted:
+        if saver.requested:
             say(f"stopped after {trainer.samples:,} samples and saved there; run the same "
                 f"command to continue")
         raise
     finally:
-        saver.training = False
+        saver.armed = False
     saver.save(trainer, stage)
 
 
@@ -288,7 +269,7 @@ def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
     saver = _Checkpointer(settings.checkpoint_every, save)
     trainer = _open_trainer(settings, directory, X_train, X_test, [saver])
     X_test_bin = binarize_fixed(X_test).astype(trainer.dtype)
-    with _stop_between_steps(saver):
+    with saver:
         _stages(directory, settings, schedule, records, trainer, X_test_bin, saver, quiet,
                 stream, say)
     return records[:settings.n_stages]
