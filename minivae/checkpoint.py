@@ -195,8 +195,11 @@ def exists(directory):
     return (Path(directory) / FILE).is_file()
 
 
-def read_meta(directory):
-    """The checked metadata of the checkpoint in ``directory`` (without reading its arrays)."""
+def read_meta(directory, missing_ok=False):
+    """The checked metadata of the checkpoint in ``directory`` (without reading its arrays);
+    ``None`` if there is no checkpoint and ``missing_ok``, else :class:`FileNotFoundError`."""
+    if missing_ok and not exists(directory):
+        return None
     path = _find(directory)
     return _meta_of(path.parent, _read_arrays(path, names={"meta"}))
 

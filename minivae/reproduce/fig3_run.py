@@ -167,7 +167,7 @@ def _fig3_locked(spec, directory, points, X_train, X_test, settings, quiet, stre
     marginal = _read_json(directory / "marginal.json") or []
     done = marginal[-1]["samples"] if marginal else 0
     todo = [p for p in points if p > done]
-    meta = checkpoint.read_meta(directory) if checkpoint.exists(directory) else None
+    meta = checkpoint.read_meta(directory, missing_ok=True)
     before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
     if not todo:
         return _result(spec, marginal, meta, before)

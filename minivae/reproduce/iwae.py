@@ -262,8 +262,8 @@ def _run_locked(directory, settings, X_train, X_test, quiet, stream, say):
     records = _read_results(directory, settings)
     schedule = stages(len(X_train), settings.n_stages)
     start = time.perf_counter()
-    before = (checkpoint.read_meta(directory)["extra"].get("elapsed", 0.0)
-              if checkpoint.exists(directory) else 0.0)
+    meta = checkpoint.read_meta(directory, missing_ok=True)
+    before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
     save = lambda trainer, stage: _save(trainer, directory, settings, stage,  # noqa: E731
                                         before + time.perf_counter() - start)
     saver = _Checkpointer(settings.checkpoint_every, save)

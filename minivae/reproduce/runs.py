@@ -4,8 +4,9 @@ A run trains one :class:`~minivae.VAE` with one update rule (AEVB or wake-sleep)
 step size, with the paper's settings (M = 100, L = 1, estimator B, the N(0, I) weight prior
 scaled by 1/N, init N(0, 0.01²)), and evaluates the train and test bound at the log-spaced
 points of :func:`~minivae.reproduce.schedule.log_schedule`. After every evaluation it writes
-``checkpoint.npz`` (:mod:`minivae.checkpoint`, no pickle) and ``history.json``, so an interrupted run continues exactly where it stopped, and a run that
-already reached its budget is not trained again. A run whose loss becomes non-finite writes
+``checkpoint.npz`` (:mod:`minivae.checkpoint`, no pickle) and ``history.json``, so an
+interrupted run continues exactly where it stopped, and a run that already reached its budget is
+not trained again. A run whose loss becomes non-finite writes
 ``status.json`` and counts as finished (re-running it would diverge the same way).
 
 Layout: ``ROOT/<dataset>/J<n_latent>/<algorithm>/lr<step size>/``.
@@ -144,10 +145,6 @@ def _read_json(path):
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _read_meta(directory):
-    return checkpoint.read_meta(directory) if checkpoint.exists(directory) else None
-
-
 def _finished(spec, directory, samples):
     """The run's result if it diverged or already reached ``samples``, read from disk; else None."""
     status = _read_json(directory / "status.json")
@@ -155,7 +152,7 @@ def _finished(spec, directory, samples):
         history = _read_json(directory / "history.json") or []
         return RunResult(spec, "diverged", status["samples"], status["train_time"],
                          status["elapsed"], history, status["message"])
-    meta = _read_meta(directory)
+    meta = checkpoint.read_meta(directory, missing_ok=True)
     if meta is None or meta["trainer"]["samples"] < samples:
         return None
     _check_matches(spec, directory)
@@ -211,7 +208,7 @@ def _train_locked(spec, directory, samples, data, quiet, stream, say):
     start = time.perf_counter()
     callbacks = [] if quiet else [ProgressPrinter(samples, interval=10.0, stream=stream)]
     trainer = _open_trainer(spec, directory, data, callbacks)
-    meta = _read_meta(directory)
+    meta = checkpoint.read_meta(directory, missing_ok=True)
     before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
     elapsed = lambda: before + time.perf_counter() - start  # noqa: E731
     points = log_schedule(samples, trainer.batch_size, after=trainer.samples)
