@@ -43,7 +43,7 @@ from .optim import make_optimizer
 from .training import Record, Trainer
 
 __all__ = ["FORMAT", "FILE", "Checkpoint", "CheckpointError", "save", "load", "read_meta",
-           "exists", "restore_trainer", "resume", "check_opt_state"]
+           "exists", "restore_trainer", "resume", "check_array", "check_opt_state"]
 
 FORMAT = "minivae-checkpoint-2"
 FILE = "checkpoint.npz"
@@ -206,8 +206,9 @@ def read_meta(directory, missing_ok=False):
 
 # -- the arrays ------------------------------------------------------------------------------
 
-def _check_array(a, like, key, path):
-    """``a`` must have the shape and dtype of ``like`` and be finite."""
+def check_array(a, like, key, path):
+    """``a`` must have the shape and dtype of ``like`` and be finite; else a
+    :class:`CheckpointError` naming ``path`` and ``key``."""
     if a.dtype != like.dtype or a.shape != like.shape:
         raise _error(path, key, f"must be {like.dtype} of shape {like.shape}, "
                                 f"got {a.dtype} of shape {a.shape}")
@@ -233,7 +234,7 @@ def _check_opt_state(arrays, template, path):
         _, name, slot = (key.split("/", 2) + ["", ""])[:3]
         if name not in template or slot not in template[name]:
             raise _error(path, key, "is not a slot of this optimizer and model")
-        _check_array(arrays[key], np.asarray(template[name][slot]), key, path)
+        check_array(arrays[key], np.asarray(template[name][slot]), key, path)
         state[name][slot] = arrays.pop(key).copy()
     for name, slots in state.items():
         missing = sorted(template[name].keys() - slots.keys())
@@ -252,7 +253,7 @@ def _check_arrays(arrays, model, optimizer, trainer, path):
         key = f"param/{name}"
         if key not in arrays:
             raise _error(path, key, "is missing")
-        _check_array(arrays[key], p, key, path)
+        check_array(arrays[key], p, key, path)
         params[name] = arrays.pop(key)
     opt_state = perm = None
     if trainer is not None:

@@ -268,6 +268,20 @@ def test_chains_are_saved_in_the_checkpoint_file(data, tmp_path):
     np.testing.assert_array_equal(arrays["chain_step_size"], trainer.chain_step_size)
 
 
+@pytest.mark.parametrize("chains, field", [
+    (lambda t: {"chain_z": t.chain_z[:-1], "chain_step_size": t.chain_step_size}, "chain_z"),
+    (lambda t: {"chain_z": t.chain_z, "chain_step_size": t.chain_step_size * np.nan},
+     "chain_step_size"),
+    (lambda t: {"chain_z": t.chain_z}, "chain_step_size"),
+], ids=["short chains", "NaN step sizes", "no step sizes"])
+def test_damaged_chains_are_refused_naming_them(data, tmp_path, chains, field):
+    trainer = _trainer(data)
+    checkpoint.save(tmp_path, trainer.model, trainer, extra={"algorithm": "mcem"},
+                    arrays=chains(trainer))
+    with pytest.raises(checkpoint.CheckpointError, match=f"extra/{field}"):
+        restore_mcem(tmp_path, *data)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered", "ignore:overflow encountered")
 def test_non_finite_parameters_stop_training_loudly(data, monkeypatch):
     trainer = _trainer(data)

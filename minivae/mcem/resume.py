@@ -103,9 +103,7 @@ def restore_mcem(directory, X_train, X_test=None, callbacks=()):
 
 
 def _check_chain(chains, name, like, directory):
-    a = chains.get(name)
-    if a is None or a.shape != like.shape or a.dtype.kind != "f" or not np.all(np.isfinite(a)):
-        found = "missing" if a is None else f"{a.dtype} of shape {a.shape}"
-        raise checkpoint.CheckpointError(
-            f"{Path(directory) / checkpoint.FILE}: extra/{name} must be finite floats of shape "
-            f"{like.shape}, got {found}")
+    path = Path(directory) / checkpoint.FILE
+    if name not in chains:
+        raise checkpoint.CheckpointError(f"{path}: extra/{name} is missing")
+    checkpoint.check_array(chains[name], like, f"extra/{name}", path)
