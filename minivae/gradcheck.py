@@ -30,7 +30,7 @@ Conventions
 * **NaN fails.** Any non-finite entry makes :func:`rel_error` return ``nan``,
   and every check here treats ``nan`` as a failure (``not err <= tol``).
 
-Tolerance ladder (float64, ``h`` about 1e-6, floor 1e-8; see ``DESIGN.md``):
+Tolerance ladder (float64, ``h`` about 1e-6, floor 1e-8; see ``docs/design.md``, "Tests"):
 one op or layer VJP with a random upstream ``<= 1e-7``; every parameter tensor
 of the full ELBO ``<= 1e-6``; anything with a kink (ReLU) ``<= 1e-4``, away
 from the kink.

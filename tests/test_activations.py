@@ -17,7 +17,7 @@ from minivae.activations import (ACTIVATIONS, activation_backward, activation_fo
 from minivae.gradcheck import check_vjp
 from strategies import finite_arrays, floats, nonzero_floats, same_shape_arrays, shapes
 
-SINGLE_OP_TOL = 1e-7  # DESIGN.md tolerance ladder
+SINGLE_OP_TOL = 1e-7  # docs/design.md, the tolerance ladder
 KINK_TOL = 1e-4
 SMOOTH = [name for name in ACTIVATIONS if name != "relu"]
 

@@ -1,4 +1,4 @@
-"""Statistical tests: what gradient checks cannot see (DESIGN.md, "Tests").
+"""Statistical tests: what gradient checks cannot see (docs/design.md, "Tests").
 
 A model that is consistently wrong passes every gradient check: sampling with
 ``std = exp(logvar)`` and differentiating that faithfully gives a backward that agrees with

@@ -19,7 +19,7 @@ from minivae.estimators import (ESTIMATORS, check_estimator, minibatch_backward,
 from minivae.gradcheck import check_vjp
 from strategies import dims, finite_arrays, floats, seeds
 
-SINGLE_OP_TOL = 1e-7  # DESIGN.md tolerance ladder
+SINGLE_OP_TOL = 1e-7  # docs/design.md, the tolerance ladder
 
 
 @st.composite

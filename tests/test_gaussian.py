@@ -23,7 +23,7 @@ from minivae.gradcheck import check_vjp
 from strategies import (dims, finite_arrays, floats, log_normal_inputs, magnitudes, seeds,
                         sign_arrays, signed_arrays)
 
-SINGLE_OP_TOL = 1e-7  # DESIGN.md tolerance ladder
+SINGLE_OP_TOL = 1e-7  # docs/design.md, the tolerance ladder
 
 
 # ----------------------------------------------------------------------------

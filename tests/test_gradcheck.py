@@ -31,7 +31,7 @@ from strategies import (
     shapes,
 )
 
-SINGLE_OP_TOL = 1e-7  # DESIGN.md tolerance ladder
+SINGLE_OP_TOL = 1e-7  # docs/design.md, the tolerance ladder
 MODEL_TOL = 1e-6
 
 

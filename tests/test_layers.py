@@ -19,7 +19,7 @@ from minivae.gradcheck import check_vjp
 from minivae.layers import affine_backward, affine_forward, mlp_backward, mlp_forward
 from strategies import dims, finite_arrays, magnitudes, same_shape_arrays, seeds, sign_arrays
 
-SINGLE_OP_TOL = 1e-7  # DESIGN.md tolerance ladder
+SINGLE_OP_TOL = 1e-7  # docs/design.md, the tolerance ladder
 KINK_TOL = 1e-4
 
 

@@ -18,7 +18,7 @@ from minivae.likelihoods import (bernoulli_loglik_backward, bernoulli_loglik_for
                                  gaussian_loglik_backward, gaussian_loglik_forward)
 from strategies import dims, finite_arrays, floats, log_normal_inputs, seeds
 
-SINGLE_OP_TOL = 1e-7  # DESIGN.md tolerance ladder
+SINGLE_OP_TOL = 1e-7  # docs/design.md, the tolerance ladder
 STRICT = dict(all="raise", under="ignore")  # underflow to 0 is a correct result, see test_activations
 
 

@@ -1,7 +1,7 @@
 """Tests for minivae.lsvae.LocationScaleVAE, also trained by minivae.Trainer.
 
-Gradient checks follow the DESIGN.md ladder: every parameter tensor of the full loss within 1e-6
-(five-point stencil, h = 1e-3). The Laplace log-density has a kink at 0 (the prior's); its check
+Gradient checks follow the tolerance ladder of docs/design.md: every parameter tensor of the
+full loss within 1e-6 (five-point stencil, h = 1e-3). The Laplace log-density has a kink at 0 (the prior's); its check
 asserts that every latent sample is far from it, so the stencil never crosses it.
 
 Distribution-level checks, which a gradient check cannot replace: with the Gaussian family the

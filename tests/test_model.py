@@ -1,7 +1,7 @@
 """Tests for minivae.model.VAE: the full loss gradient, the API's shapes and contracts, numerics.
 
-Gradient checks follow the DESIGN.md ladder: every parameter tensor of the full loss within
-1e-6 (five-point stencil, ``h = 1e-3``, the defaults of ``check_model_gradients``); ReLU,
+Gradient checks follow the tolerance ladder of docs/design.md: every parameter tensor of the
+full loss within 1e-6 (five-point stencil, ``h = 1e-3``, the defaults of ``check_model_gradients``); ReLU,
 which has a kink, within 1e-4. Distribution-level checks (a gradient check cannot see a
 model that is consistently wrong): the reconstruction term is ``-D log 2`` at zero logits,
 estimator A's mean equals estimator B's, and the bound stays below ``log p(x)`` computed by
@@ -18,8 +18,8 @@ from minivae.model import VAE
 from minivae.modelcheck import check_model_gradients
 from strategies import seeds
 
-MODEL_TOL = 1e-6   # DESIGN.md: full ELBO, every parameter tensor
-KINK_TOL = 1e-4    # DESIGN.md: anything with a kink (ReLU), away from it
+MODEL_TOL = 1e-6   # docs/design.md: full ELBO, every parameter tensor
+KINK_TOL = 1e-4    # docs/design.md: anything with a kink (ReLU), away from it
 RAISE = dict(over="raise", divide="raise", invalid="raise")  # underflow to 0 is harmless
 
 

@@ -1,6 +1,6 @@
 """Tests for minivae.prior: the parameter prior p(theta, phi) = N(0, I), the paper's weight decay.
 
-Checked on its own (DESIGN.md): the gradient on a dict of several arrays by central
+Checked on its own (docs/design.md, "Tests"): the gradient on a dict of several arrays by central
 differences at 1e-7, and its value against scipy.
 """
 
@@ -15,7 +15,7 @@ from minivae.model import VAE
 from minivae.prior import log_prior_backward, log_prior_forward
 from strategies import dims, finite_arrays, floats, signed_arrays
 
-SINGLE_OP_TOL = 1e-7  # DESIGN.md tolerance ladder
+SINGLE_OP_TOL = 1e-7  # docs/design.md, the tolerance ladder
 
 
 @st.composite
