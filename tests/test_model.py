@@ -1,8 +1,8 @@
 """Tests for minivae.model.VAE: the full loss gradient, the API's shapes and contracts, numerics.
 
 Gradient checks follow the tolerance ladder of docs/design.md: every parameter tensor of the
-full loss within 1e-6 (five-point stencil, ``h = 1e-3``, the defaults of ``check_model_gradients``); ReLU,
-which has a kink, within 1e-4. Distribution-level checks (a gradient check cannot see a
+full loss within 1e-6 (five-point stencil, ``h = 1e-3``, the defaults of
+``check_model_gradients``); ReLU, which has a kink, within 1e-4. Distribution-level checks (a gradient check cannot see a
 model that is consistently wrong): the reconstruction term is ``-D log 2`` at zero logits,
 estimator A's mean equals estimator B's, and the bound stays below ``log p(x)`` computed by
 quadrature for a 1-D latent.
