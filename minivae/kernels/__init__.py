@@ -107,10 +107,11 @@ def gaussian(X, A_mean, logvar, sigmoid_mean, scale, dA_mean, dlogvar, ll):
         return threads.run(loops.gaussian, args, A_mean.shape[0], 2 * A_mean.shape[1])
     Xr = _rows(X, len(A_mean))
     mean = S.sigmoid(A_mean) if sigmoid_mean else A_mean
-    np.sum(S.gaussian_loglik(Xr, mean, logvar), axis=1, out=ll)
-    g = scale * S.gaussian_grad_mean(Xr, mean, logvar)
+    w = S.precision(logvar)  # once for the value and both gradients
+    np.sum(S.gaussian_loglik_from(Xr, mean, logvar, w), axis=1, out=ll)
+    g = scale * S.gaussian_grad_mean_from(Xr, mean, w)
     dA_mean[...] = g * mean * (1.0 - mean) if sigmoid_mean else g
-    dlogvar[...] = scale * S.gaussian_grad_logvar(Xr, mean, logvar)
+    dlogvar[...] = scale * S.gaussian_grad_logvar_from(Xr, mean, w)
 
 
 def reparameterize_kl(mu, logvar, eps, Z, kl):

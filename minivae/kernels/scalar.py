@@ -167,24 +167,6 @@ def precision(logvar):
 
 
 @register_jitable
-def gaussian_loglik(x, mean, logvar):
-    r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})$ (:func:`gaussian_loglik_from`)."""
-    return gaussian_loglik_from(x, mean, logvar, precision(logvar))
-
-
-@register_jitable
-def gaussian_grad_mean(x, mean, logvar):
-    r"""$\partial/\partial\mu = (x-\mu) e^{-\text{logvar}}$."""
-    return gaussian_grad_mean_from(x, mean, precision(logvar))
-
-
-@register_jitable
-def gaussian_grad_logvar(x, mean, logvar):
-    r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 e^{-\text{logvar}} - 1)$."""
-    return gaussian_grad_logvar_from(x, mean, precision(logvar))
-
-
-@register_jitable
 def reparameterize(mu, logvar, eps):
     r"""$z = \mu + e^{\frac12\text{logvar}}\epsilon$ (eq. 4)."""
     return mu + np.exp(0.5 * logvar) * eps
