@@ -39,8 +39,10 @@ def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None)
 
 
 def _batch_bound(model, X, L, estimator, rng):
-    """One batch's bounds; estimator B goes through the fused kernels of ``model.fastpath``."""
-    if check_estimator(estimator) == "A" or not hasattr(model, "fastpath"):
+    """One batch's bounds; estimator B of the Gaussian family goes through the fused kernels of
+    ``model.fastpath``."""
+    if (check_estimator(estimator) == "A" or model.family_name != "gaussian"
+            or not hasattr(model, "fastpath")):
         return model.elbo(X, L=L, estimator=estimator, rng=rng)
     X = model._check_X(X)
     eps = model.draw_eps(rng, (check_positive_int("L", L), len(X), model.n_latent))

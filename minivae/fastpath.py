@@ -46,6 +46,11 @@ class FastPath:
     """
 
     def __init__(self, model):
+        if not model.latent.closed_form_kl:
+            raise ValueError(f"the fused FastPath computes the gaussian latent family with prior "
+                             f"N(0, I) and estimator B only; this model's family is "
+                             f"{model.family_name} with prior scale {model.prior_scale:g}: use "
+                             f"estimator A, which runs model.loss_and_grads")
         self.model = model
         self.code = ACTIVATION_CODES[model.activation]
         self.n_layers = len(model.n_hidden)

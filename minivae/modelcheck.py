@@ -1,4 +1,4 @@
-"""A finite-difference check of the full loss of a small VAE, every parameter tensor.
+"""A finite-difference check of the full loss of a small VAE, every parameter tensor, any latent family.
 
 This is what ``minivae gradcheck`` prints; tests and tutorials call it too.
 """
@@ -7,18 +7,40 @@ import numpy as np
 from .gradcheck import check_params
 from .model import VAE
 
-__all__ = ["check_model_gradients"]
+__all__ = ["check_model_gradients", "gradient_check_case"]
+
+
+def gradient_check_case(decoder="bernoulli", L=2, n_input=12, n_hidden=(7, 5), n_latent=3,
+                        batch_size=5, activation="tanh", init_std=0.3, seed=0, family="gaussian",
+                        prior_scale=1.0):
+    """The model, data and noise :func:`check_model_gradients` checks, for the same arguments.
+
+    Returns
+    -------
+    model : VAE
+    X : ndarray (batch_size, D), binary for a Bernoulli decoder, in (0, 1) else
+    eps : ndarray (L, batch_size, J), the family's noise (:meth:`VAE.draw_eps`)
+    rng : numpy.random.Generator, the generator that drew them, to pick the entries checked
+    """
+    rng = np.random.default_rng(seed)
+    model = VAE(n_input, list(n_hidden), n_latent, decoder=decoder, activation=activation,
+                init_std=init_std, seed=seed, family=family, prior_scale=prior_scale)
+    X = rng.random((batch_size, n_input))
+    if decoder == "bernoulli":
+        X = (X < 0.5).astype(float)
+    return model, X, model.draw_eps(rng, (L, batch_size, n_latent)), rng
 
 
 def check_model_gradients(decoder="bernoulli", estimator="B", L=2, n_input=12, n_hidden=(7, 5),
                           n_latent=3, batch_size=5, activation="tanh", init_std=0.3, seed=0,
-                          n_checks=20, tol=1e-6, h=1e-3, order=4):
+                          n_checks=20, tol=1e-6, h=1e-3, order=4, family="gaussian",
+                          prior_scale=1.0):
     """Compare :meth:`VAE.loss_and_grads` with central differences on a small random model.
 
     Parameters
     ----------
     decoder, estimator, L, n_input, n_hidden, n_latent, activation
-        The model and estimator to check.
+        The model and estimator to check (estimator B: the Gaussian family with prior scale 1 only).
     batch_size : int, rows of random data (binary for a Bernoulli decoder, in (0, 1) else)
     init_std : float
         Larger than the paper's 0.01, so that gradients are far from zero and relative
@@ -27,18 +49,16 @@ def check_model_gradients(decoder="bernoulli", estimator="B", L=2, n_input=12, n
     h, order : the finite-difference step and stencil; the five-point stencil with
         ``h=1e-3`` keeps both truncation and rounding far below ``tol`` (see
         :mod:`minivae.gradcheck`, "Where the error comes from")
+    family, prior_scale : the latent family (:mod:`minivae.latent`) and its prior's scale.
+        A family whose log-density has a kink (Laplace, at the location) is differentiable
+        only away from it; :func:`gradient_check_case` gives the samples, to see how far.
 
     Returns
     -------
     GradCheckReport
     """
-    rng = np.random.default_rng(seed)
-    model = VAE(n_input, list(n_hidden), n_latent, decoder=decoder, activation=activation,
-                init_std=init_std, seed=seed)
-    X = rng.random((batch_size, n_input))
-    if decoder == "bernoulli":
-        X = (X < 0.5).astype(float)
-    eps = rng.standard_normal((L, batch_size, n_latent))
+    model, X, eps, rng = gradient_check_case(decoder, L, n_input, n_hidden, n_latent, batch_size,
+                                             activation, init_std, seed, family, prior_scale)
     _, grads = model.loss_and_grads(X, eps, estimator)
     return check_params(lambda: model.loss_and_grads(X, eps, estimator)[0], model.params, grads,
                         n_checks=n_checks, rng=rng, tol=tol, h=h, order=order)

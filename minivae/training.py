@@ -244,7 +244,7 @@ class Trainer:
         eps = model.draw_eps(self.rng, (self.L, len(X), model.n_latent))
         decay = self._prior_decay()
         state = None
-        if self.estimator == "B" and hasattr(model, "fastpath"):
+        if self.estimator == "B" and model.family_name == "gaussian" and hasattr(model, "fastpath"):
             loss, parts = model.fastpath.loss_and_grad_parts(X, eps)
             state = self._update_sum(loss, parts, decay) if parts.checked else None
             grads = parts.summed() if state is None else None

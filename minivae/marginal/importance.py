@@ -8,7 +8,8 @@ $$\log \hat p_k(x) = \log \frac1k \sum_{i=1}^k w_i, \qquad
 
 By Jensen, $\mathbb E[\log \hat p_k(x)] \le \log p_\theta(x)$; the bound is non-decreasing in $k$
 and tends to $\log p_\theta(x)$ (Burda et al., 2016). At $k = 1$ it is the SGVB estimator A
-(eq. 6) with $L = 1$.
+(eq. 6) with $L = 1$. A model of another latent family (:mod:`minivae.latent`) samples and scores
+$z$ with that family's pieces, and its own prior.
 
 Memory is bounded: rows are processed in batches of ``batch_size``, and the $k$ samples of a
 batch in chunks of ``chunk``, combined with a running log-sum-exp. Only the decoder outputs of
@@ -18,7 +19,6 @@ import numpy as np
 
 from ..decoder import decoder_loglik_forward, head_names
 from ..encoder import encoder_forward
-from ..gaussian import log_q_forward, log_standard_normal_forward, sample_forward
 from ..validation import check_positive_int
 
 __all__ = ["CHUNK_BYTES", "importance_log_px", "log_importance_weights", "default_chunk",
@@ -29,7 +29,8 @@ CHUNK_BYTES = 64 * 2 ** 20
 
 
 def log_importance_weights(model, X, mu, logvar, eps):
-    r"""$\log w = \log p(z) + \log p_\theta(x|z) - \log q_\phi(z|x)$ at $z = \mu + \sigma \odot \epsilon$.
+    r"""$\log w = \log p(z) + \log p_\theta(x|z) - \log q_\phi(z|x)$ at $z = \mu + \sigma \odot \epsilon$,
+    with the model's latent family (:mod:`minivae.latent`; the paper's Gaussian by default).
 
     The sum is formed in estimator A's order (:func:`minivae.estimators.sgvb_a_forward`), so
     that one sample reproduces it bit for bit.
@@ -39,16 +40,17 @@ def log_importance_weights(model, X, mu, logvar, eps):
     model : VAE
     X : ndarray (M, D), checked data
     mu, logvar : ndarray (M, J), the encoder's outputs for ``X``
-    eps : ndarray (L, M, J), standard normal noise
+    eps : ndarray (L, M, J), the family's noise (``model.draw_eps``; standard normal for the Gaussian)
 
     Returns
     -------
     log_w : ndarray (L, M)
     """
-    z, _ = sample_forward(mu, logvar, eps)
+    latent = model.latent
+    z, _ = latent.sample_forward(mu, logvar, eps)
     log_px_z, _ = decoder_loglik_forward(X, z, model.params, *model._decoder_args())
-    log_pz, _ = log_standard_normal_forward(z)
-    log_qz, _ = log_q_forward(z, mu, logvar)
+    log_pz, _ = latent.log_prior_forward(z)
+    log_qz, _ = latent.log_q_forward(z, mu, logvar)
     return log_px_z + log_pz - log_qz
 
 

@@ -104,6 +104,10 @@ class Posterior:
     """
 
     def __init__(self, model, X):
+        if model.family_name != "gaussian" or model.prior_scale != 1.0:
+            raise ValueError(f"the posterior of App. D has the prior N(0, I) of the gaussian latent "
+                             f"family; this model has the {model.family_name} family with prior "
+                             f"scale {model.prior_scale:g} (use importance sampling, --marginal is)")
         self.model = model
         self.X = model._check_X(X)
         self.n_latent = model.n_latent
