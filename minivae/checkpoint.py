@@ -8,7 +8,8 @@ A checkpoint is one file, ``DIR/checkpoint.npz``, holding
 * ``perm`` -- the current epoch's minibatch order;
 * ``extra/<name>`` -- arrays a trainer adds (MCEM's chains);
 * ``meta`` -- everything else, as UTF-8 strict JSON in a ``uint8`` array: the model's
-  constructor arguments, the optimizer's name and settings, the trainer's settings, samples
+  constructor arguments (its latent family too; a checkpoint without one is of the Gaussian
+  family), the optimizer's name and settings, the trainer's settings, samples
   seen, the position in ``perm``, wall time, the random generator's state, the history, and any
   ``extra`` metadata (e.g. the dataset name). Read it by hand with
   ``json.loads(np.load("DIR/checkpoint.npz")["meta"].tobytes())``.
@@ -314,7 +315,11 @@ def save(directory, model, trainer=None, extra=None, arrays=None):
     path = directory / FILE
     out = {f"param/{name}": p for name, p in model.params.items()}
     out.update({f"extra/{name}": np.asarray(a) for name, a in (arrays or {}).items()})
-    meta = {"format": FORMAT, "model": model.config(), "extra": extra or {}, "trainer": None,
+    try:
+        config = model.config()
+    except ValueError as exc:  # a latent family that cannot be recorded
+        raise CheckpointError(f"{path}: cannot save: {exc}") from None
+    meta = {"format": FORMAT, "model": config, "extra": extra or {}, "trainer": None,
             "optimizer": None}
     if trainer is not None:
         for name, slots in (trainer.opt_state or {}).items():

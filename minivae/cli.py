@@ -26,6 +26,7 @@ from .datasets import binarize_fixed
 from .estimators import ESTIMATORS
 from .evaluation import mean_bound
 from .marginal.appendix_d import appendix_d_log_px
+from .latent import LATENT_FAMILIES
 from .marginal.importance import importance_log_px
 from .model import VAE
 from .modelcheck import check_model_gradients
@@ -57,10 +58,11 @@ class _Writer(Callback):
 TRAIN_DEFAULTS = {"dataset": "mnist", "activation": "tanh", "dtype": "float64",
                   "samples": 1_000_000, "optimizer": "adagrad", "batch_size": 100, "L": 1,
                   "estimator": "B", "binarization": None, "no_weight_prior": False, "seed": 0,
-                  "eval_train_size": 10_000}
+                  "eval_train_size": 10_000, "family": "gaussian"}
 """``minivae train``'s defaults where the dataset does not set them (``--n-hidden``, ``--n-latent``
-and ``--lr`` come from :mod:`minivae.presets`, ``--eval-every`` from the budget). The parser's
-defaults are ``None``, so that a resumed run can tell a flag given from one left out."""
+and ``--lr`` come from :mod:`minivae.presets`, ``--eval-every`` from the budget, ``--estimator``
+is A for a ``--family`` other than gaussian). The parser's defaults are ``None``, so that a
+resumed run can tell a flag given from one left out."""
 
 RESUME_CHANGES = ("samples", "lr", "eval_every")
 """The options a resumed run may change; every other one must match the run's setting."""
@@ -98,8 +100,22 @@ def _check_schedule(samples, eval_every, batch_size, n_train, eval_every_given=T
         _whole_minibatches("eval_every", eval_every, batch_size)
 
 
+def _family_and_estimator(args):
+    """``--family`` and the estimator it trains with: B (eq. 7) needs the KL in closed form,
+    which only the Gaussian family has, so another family defaults to A and refuses B."""
+    family = _given_or_default(args, "family")
+    if family == "gaussian":
+        return family, _given_or_default(args, "estimator")
+    if args.estimator == "B":
+        raise UsageError(f"--family {family} cannot train with --estimator B: estimator B uses "
+                         f"the KL divergence in closed form, which only the gaussian family has; "
+                         f"use --estimator A (the default for --family {family})")
+    return family, "A"
+
+
 def _new_run(args):
     """The trainer, output directory, preset and ``extra`` metadata of a new run."""
+    family, estimator = _family_and_estimator(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory")
@@ -126,12 +142,11 @@ def _new_run(args):
                 args.n_hidden or [preset.n_hidden],
                 preset.n_latent if args.n_latent is None else args.n_latent,
                 decoder=preset.decoder, activation=_given_or_default(args, "activation"),
-                seed=seed, dtype=_given_or_default(args, "dtype"))
+                seed=seed, dtype=_given_or_default(args, "dtype"), family=family)
     optimizer = make_optimizer(_given_or_default(args, "optimizer"),
                                lr=preset.lr if args.lr is None else args.lr)
     trainer = Trainer(model, X_train, X_test, optimizer=optimizer, batch_size=batch_size,
-                      L=_given_or_default(args, "L"),
-                      estimator=_given_or_default(args, "estimator"),
+                      L=_given_or_default(args, "L"), estimator=estimator,
                       weight_prior=not args.no_weight_prior, binarization=args.binarization,
                       seed=seed, eval_train_size=eval_train_size)
     _writable(out)
@@ -168,6 +183,7 @@ def _saved_settings(ckpt):
     model, config = ckpt.model, ckpt.trainer["config"]
     return {"dataset": ckpt.extra.get("dataset"), "n_latent": model.n_latent,
             "n_hidden": list(model.n_hidden), "activation": model.activation,
+            "family": model.config()["family"],
             "dtype": model.dtype.name, "optimizer": ckpt.optimizer.name,
             "batch_size": config["batch_size"], "L": config["L"],
             "estimator": config["estimator"], "binarization": config["binarization"],
@@ -379,6 +395,8 @@ def _evaluate(args):
                          f"is no importance-sampling proposal; use --marginal hmc")
     n = args.n if args.n is not None else (1000 if args.marginal == "hmc" else None)
     sets, binarization = _evaluate_sets(ckpt, preset, n)
+    if args.estimator is None:
+        args.estimator = "B" if ckpt.model.latent.closed_form_kl else "A"
     result = {"dir": str(args.dir), "dataset": preset.name, "estimator": args.estimator, "L": args.L,
               "binarization": binarization, "marginal": args.marginal}
     for split, X in sets.items():
@@ -415,18 +433,20 @@ def _sample(args):
     preset = get_preset(ckpt.extra["dataset"])
     images = ckpt.model.sample(args.n, rng=np.random.default_rng(args.seed))
     save_image_grid(np.clip(images, 0.0, 1.0), preset.image_shape, out, n_cols=args.cols,
-                    title=f"decoder means of z ~ N(0, I), {preset.name}")
+                    title=f"decoder means of z ~ {ckpt.model.latent.prior_text}, {preset.name}")
     print(f"wrote {out}")
     return 0
 
 
 def _gradcheck(args):
     ok = True
+    estimators = ESTIMATORS if args.family == "gaussian" else ("A",)  # B: closed-form KL only
     for decoder in ("bernoulli", "gaussian"):
-        for estimator in ESTIMATORS:
+        for estimator in estimators:
             report = check_model_gradients(decoder, estimator, L=args.L, n_checks=args.n_checks,
-                                           seed=args.seed)
-            print(f"\n== decoder={decoder}, estimator {estimator}, L={args.L} ==\n{report}")
+                                           seed=args.seed, family=args.family)
+            print(f"\n== family={args.family}, decoder={decoder}, estimator {estimator}, "
+                  f"L={args.L} ==\n{report}")
             ok &= report.passed
     print("\nall gradients agree with finite differences" if ok else "\nGRADIENT CHECK FAILED")
     return 0 if ok else 1
@@ -448,6 +468,10 @@ def _add_train_options(p):
                    help=f"J, latent dimensions (default {PRESETS['mnist'].n_latent})")
     p.add_argument("--n-hidden", type=positive_count, nargs="+",
                    help="hidden layer sizes (default: 500 for mnist, 200 for frey)")
+    p.add_argument("--family", choices=LATENT_FAMILIES,
+                   help=f"latent family of q(z|x) and of the prior p(z) (Sec. 2.4): gaussian (the "
+                        f"paper's) or another location-scale family, which trains with estimator "
+                        f"A only (default {d['family']})")
     p.add_argument("--activation", choices=ACTIVATIONS,
                    help=f"hidden-layer nonlinearity (default {d['activation']})")
     p.add_argument("--dtype", choices=["float64", "float32"],
@@ -466,7 +490,8 @@ def _add_train_options(p):
     p.add_argument("--L", type=positive_count,
                    help=f"samples of eps per datapoint (default {d['L']})")
     p.add_argument("--estimator", choices=ESTIMATORS,
-                   help=f"SGVB estimator: A (eq. 6) or B (eq. 7) (default {d['estimator']})")
+                   help=f"SGVB estimator: A (eq. 6) or B (eq. 7, gaussian --family only) (default "
+                        f"{d['estimator']}; A for another --family)")
     p.add_argument("--binarization", choices=["dynamic", "fixed", "none"],
                    help="for MNIST (default dynamic); Frey Face is never binarized")
     p.add_argument("--no-weight-prior", action="store_true", default=None,
@@ -488,8 +513,9 @@ def _add_evaluate_options(p):
     p.add_argument("dir", type=run_dir, help="a run directory (holding a checkpoint)")
     p.add_argument("--L", type=positive_count, default=1,
                    help="samples of eps per datapoint in the bound (default 1)")
-    p.add_argument("--estimator", choices=ESTIMATORS, default="B",
-                   help="SGVB estimator of the bound: A (eq. 6) or B (eq. 7) (default B)")
+    p.add_argument("--estimator", choices=ESTIMATORS,
+                   help="SGVB estimator of the bound: A (eq. 6) or B (eq. 7) (default B; A for a "
+                        "model of another latent family than gaussian, which has no closed-form KL)")
     p.add_argument("--marginal", choices=["hmc", "is"],
                    help="also estimate log p(x) (see above; default: no)")
     p.add_argument("--n", type=positive_count,
@@ -519,6 +545,9 @@ def _add_gradcheck_options(p):
                    help="entries checked per tensor (default 20)")
     p.add_argument("--seed", type=count, default=0,
                    help="seeds the model, data and noise (default 0)")
+    p.add_argument("--family", choices=LATENT_FAMILIES, default="gaussian",
+                   help="latent family of the model checked; another than gaussian is checked with "
+                        "estimator A only (default gaussian)")
     p.set_defaults(func=_gradcheck)
 
 
@@ -604,7 +633,8 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
         "gradcheck", help="finite-difference check of every gradient of a small model",
         description="Compare the hand-derived gradient of the loss with central "
         "differences for every parameter tensor of a small VAE, for both decoders "
-        "and both estimators. Exits 1 if any tensor fails."))
+        "and both estimators (estimator A only for a --family other than gaussian). "
+        "Exits 1 if any tensor fails."))
 
     _add_bench_options(sub.add_parser(
         "bench", help="training speed per backend and dtype, next to PyTorch",
