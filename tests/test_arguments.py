@@ -6,7 +6,6 @@ import pytest
 
 import minivae
 from minivae import VAE, Trainer
-from minivae.lsvae import LocationScaleVAE
 from minivae.optim import SGD, Adagrad, Adam, make_optimizer
 
 NAN = float("nan")
@@ -36,12 +35,14 @@ def test_vae_names_the_bad_argument(arg, value):
     assert_refused(lambda: VAE(**kwargs), arg)
 
 
-@pytest.mark.parametrize("arg, value", [case for case in MODEL_CASES if case[0] != "dtype"]
-                         + [("prior_scale", "1"), ("prior_scale", 0.0), ("prior_scale", NAN)],
+@pytest.mark.parametrize("arg, value", MODEL_CASES
+                         + [("prior_scale", "1"), ("prior_scale", 0.0), ("prior_scale", NAN),
+                            ("family", "gamma"), ("family", None), ("family", 3),
+                            ("family", {"name": "poisson"}), ("dtype", "float32")],
                          ids=str)
-def test_location_scale_vae_names_the_bad_argument(arg, value):
-    kwargs = {"n_input": 6, "n_hidden": 4, "n_latent": 2, arg: value}
-    assert_refused(lambda: LocationScaleVAE(**kwargs), arg)
+def test_vae_of_another_family_names_the_bad_argument(arg, value):
+    kwargs = {"n_input": 6, "n_hidden": 4, "n_latent": 2, "family": "laplace", arg: value}
+    assert_refused(lambda: VAE(**kwargs), arg)
 
 
 def test_good_arguments_still_build():

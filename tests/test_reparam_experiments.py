@@ -23,7 +23,7 @@ def test_compare_runs_end_to_end_on_a_tiny_budget(tmp_path):
         assert r["samples"] == 400 and np.isfinite(r["test_bound"]) and r["test_bound"] < 0
         assert r["test_bounds"].shape == (300,)
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["results"][1]["model"]["family"] == "Laplace()"
+    assert saved["results"][1]["model"]["family"] == "laplace"
     assert "laplace-A" in (tmp_path / "table.md").read_text()
     assert figure.stat().st_size > 0
     assert compare.paired_difference(results[0], results[0]) == (0.0, 0.0)

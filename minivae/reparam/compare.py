@@ -3,8 +3,7 @@
 Trains, on the same data, architecture, optimizer, seed and number of training samples:
 
 * ``gaussian-B``: :class:`minivae.VAE`, estimator B (the paper's model), as the reference;
-* for every requested family, a :class:`~minivae.lsvae.LocationScaleVAE` with estimator A
-  (Monte Carlo KL).
+* for every requested family, ``minivae.VAE(..., family=name)`` with estimator A (Monte Carlo KL).
 
 Both are trained by :class:`minivae.Trainer`, which draws the noise through ``model.draw_eps``.
 
@@ -26,7 +25,7 @@ import numpy as np
 from .. import atomicfile
 from ..datasets import binarize_fixed, load_mnist
 from ..evaluation import bound_per_datapoint
-from ..lsvae import VAE_FAMILIES, LocationScaleVAE
+from ..latent import LATENT_FAMILIES
 from ..model import VAE
 from ..optim import Adagrad
 from ..plotting import plot_bounds
@@ -67,7 +66,7 @@ def compare(families=("gaussian", "laplace", "logistic"), baseline=True, n_hidde
 
     Parameters
     ----------
-    families : names from :data:`minivae.lsvae.VAE_FAMILIES`
+    families : names from :data:`minivae.latent.LATENT_FAMILIES`
     unit_variance_prior : bool
         Scale every family's prior to unit variance (the Gaussian's), a control for the families'
         different prior widths (Laplace 2, Logistic pi^2/3); labels get a ``(unit var)`` suffix.
@@ -86,7 +85,7 @@ def compare(families=("gaussian", "laplace", "logistic"), baseline=True, n_hidde
         runs.append(("gaussian-B (minivae.VAE)", lambda: VAE(784, n_hidden, n_latent, seed=seed), "B"))
     suffix = " (unit var)" if unit_variance_prior else ""
     for name in families:
-        build = lambda name=name: _lsvae(name, n_hidden, n_latent, seed, unit_variance_prior)  # noqa: E731
+        build = lambda name=name: _family_vae(name, n_hidden, n_latent, seed, unit_variance_prior)  # noqa: E731
         runs.append((f"{name}-A{suffix}", build, "A"))
     results = []
     for label, build, estimator in runs:
@@ -105,11 +104,11 @@ def paired_difference(result, reference):
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
-def _lsvae(name, n_hidden, n_latent, seed, unit_variance_prior):
-    model = LocationScaleVAE(784, n_hidden, n_latent, family=name, seed=seed)
+def _family_vae(name, n_hidden, n_latent, seed, unit_variance_prior):
+    model = VAE(784, n_hidden, n_latent, seed=seed, family=name)
     if unit_variance_prior:
-        model = LocationScaleVAE(784, n_hidden, n_latent, family=name, seed=seed,
-                                 prior_scale=1.0 / np.sqrt(model.family.standard.variance))
+        model = VAE(784, n_hidden, n_latent, seed=seed, family=name,
+                    prior_scale=1.0 / np.sqrt(model.family.standard.variance))
     return model
 
 
@@ -142,7 +141,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="python -m minivae.reparam.compare",
                                 description="Train the Gaussian VAE (estimator B) and location-scale VAEs "
                                             "(estimator A) on MNIST at one budget and compare their bounds.")
-    p.add_argument("--families", nargs="+", default=["gaussian", "laplace", "logistic"], choices=VAE_FAMILIES)
+    p.add_argument("--families", nargs="+", default=["gaussian", "laplace", "logistic"], choices=LATENT_FAMILIES)
     p.add_argument("--no-baseline", action="store_true", help="skip minivae.VAE with estimator B")
     p.add_argument("--n-hidden", type=int, default=500)
     p.add_argument("--n-latent", type=int, default=20)

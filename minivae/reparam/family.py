@@ -15,7 +15,7 @@ Conventions for every family
   to them.
 * **Scale-type parameters are given directly and must be > 0**; so the derivative is taken
   with respect to the scale itself. A model that wants an unconstrained output uses
-  ``scale = exp(s)`` and multiplies the gradient by ``scale`` (see :mod:`minivae.lsvae`).
+  ``scale = exp(s)`` and multiplies the gradient by ``scale`` (see :mod:`minivae.latent`).
 * **Shapes.** ``eps`` has shape ``batch + noise_shape``, where :attr:`Family.noise_shape` is
   ``()`` for one noise number per sample (inverse CDF, location-scale) and ``(k,)`` for a
   composition of ``k`` variates. A sample ``z`` has the broadcast shape of ``batch`` and the
