@@ -49,7 +49,8 @@ GRAD_CASES = [pytest.param(dict(family=fam, L=L, seed=12 if fam == "laplace" els
     for fam in LATENT_FAMILIES] + [
     pytest.param(dict(family="logistic", n_hidden=(6, 5, 4)), id="logistic-deep"),
     pytest.param(dict(family="gaussian", estimator="B", L=2), id="gaussian-B"),
-    pytest.param(dict(family="gaussian", estimator="B", decoder="gaussian"), id="gaussian-B-gaussian-decoder"),
+    pytest.param(dict(family="gaussian", estimator="B", decoder="gaussian"),
+                 id="gaussian-B-gaussian-decoder"),
     pytest.param(dict(family="logistic", prior_scale=0.55, L=2), id="logistic-prior-scale"),
     pytest.param(dict(family="gaussian", prior_scale=1.7, L=2), id="gaussian-prior-scale"),
     pytest.param(dict(family=StudentT(dof=3.0), L=2), id="student_t-dof3"),
@@ -442,5 +443,6 @@ def test_a_checkpoint_naming_an_unknown_family_is_refused_in_one_line(tmp_path):
     meta["model"]["family"] = "Laplace()"  # what LocationScaleVAE's config() wrote
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     np.savez(path, **arrays)
-    with pytest.raises(checkpoint.CheckpointError, match="model does not describe a VAE .*unknown latent family 'Laplace\\(\\)'"):
+    with pytest.raises(checkpoint.CheckpointError,
+                       match="model does not describe a VAE .*unknown latent family 'Laplace\\(\\)'"):
         checkpoint.load(tmp_path / "run")

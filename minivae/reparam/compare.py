@@ -1,4 +1,4 @@
-"""Compare the bound of location-scale VAEs on MNIST at one budget (Sec. 2.4 in practice).
+"""Compare the bound of VAEs with location-scale latent families on MNIST at one budget (Sec. 2.4).
 
 Trains, on the same data, architecture, optimizer, seed and number of training samples:
 
