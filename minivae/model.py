@@ -21,7 +21,6 @@ from .decoder import (check_decoder, decoder_forward, decoder_loglik_backward,
 from .encoder import encoder_backward, encoder_forward, encoder_shapes
 from .estimators import (check_estimator, sgvb_a_backward, sgvb_a_forward, sgvb_b_backward,
                          sgvb_b_forward)
-from .fastpath import FastPath
 from .gaussian import (kl_backward, kl_forward, log_q_backward, log_q_forward,
                        log_standard_normal_backward, log_standard_normal_forward, sample_backward,
                        sample_forward)
@@ -83,7 +82,6 @@ class VAE:
                   **decoder_shapes(self.n_latent, self.n_hidden[::-1], self.n_input, self.decoder)}
         self.params = flat.pack({name: self.init_std * self.rng.standard_normal(shape)
                                  for name, shape in shapes.items()}, self.dtype)
-        self._fastpath = None
 
     def config(self):
         """The constructor arguments, as a JSON-ready dict (``VAE(**model.config())`` rebuilds it)."""
@@ -94,13 +92,6 @@ class VAE:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"VAE({args})"
-
-    @property
-    def fastpath(self):
-        """The fused, allocation-free estimator-B path (:class:`minivae.fastpath.FastPath`)."""
-        if self._fastpath is None:
-            self._fastpath = FastPath(self)
-        return self._fastpath
 
     @property
     def n_params(self):
