@@ -19,13 +19,33 @@ Two engines exist, and a run chooses one by name (``Trainer(..., engine=...)``,
 Both draw the same random numbers in the same order (the dynamic binarization too), so in float64
 the two histories agree to round-off (``tests/test_engines.py``).
 """
+import contextlib
+
 import numpy as np
 
 from .datasets.binarize import binarize_rows
 
-__all__ = ["ENGINES", "NonFinite", "ReferenceEngine", "check_engine", "make_engine"]
+__all__ = ["ENGINES", "NonFinite", "ReferenceEngine", "check_engine", "default_engine",
+           "make_engine", "use_engine"]
 
 ENGINES = ("fused", "reference")
+_default = {"name": "fused"}
+
+
+def default_engine():
+    """The engine a :class:`~minivae.Trainer` or an evaluation uses when given none: ``"fused"``,
+    unless :func:`use_engine` says otherwise (the command line's ``--engine`` does)."""
+    return _default["name"]
+
+
+@contextlib.contextmanager
+def use_engine(name):
+    """Make ``name`` the default engine inside a ``with`` block."""
+    before, _default["name"] = _default["name"], check_engine(name)
+    try:
+        yield
+    finally:
+        _default["name"] = before
 
 
 class NonFinite(FloatingPointError):
@@ -45,8 +65,9 @@ def check_engine(name):
 
 
 def make_engine(name, model, optimizer=None):
-    """The engine called ``name`` (:data:`ENGINES`) for ``model`` and ``optimizer``."""
-    if check_engine(name) == "reference":
+    """The engine called ``name`` (:data:`ENGINES`; ``None``: :func:`default_engine`) for
+    ``model`` and ``optimizer``."""
+    if check_engine(default_engine() if name is None else name) == "reference":
         return ReferenceEngine(model, optimizer)
     from .fusedengine import FusedEngine  # the fast wing, and Numba, load on first use
     return FusedEngine(model, optimizer)

@@ -13,7 +13,7 @@ from .validation import check_positive_int
 __all__ = ["bound_per_datapoint", "mean_bound"]
 
 
-def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None, engine="fused"):
+def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None, engine=None):
     r"""$\tilde{\mathcal L}(\theta, \phi; x^{(i)})$ for every row of ``X``, in batches.
 
     Parameters
@@ -25,7 +25,8 @@ def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None,
     batch_size : int, rows per forward pass; it bounds memory, and with a seeded ``rng`` the
         noise (and so the result) is reproducible for a fixed batch size
     rng : numpy.random.Generator, default ``default_rng(0)``
-    engine : ``"fused"`` or ``"reference"`` (:mod:`minivae.engine`), or an engine object
+    engine : ``"fused"`` or ``"reference"`` (:mod:`minivae.engine`), an engine object, or
+        ``None`` for :func:`minivae.engine.default_engine`
 
     Returns
     -------
@@ -34,7 +35,7 @@ def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None,
     rng = np.random.default_rng(0) if rng is None else rng
     batch_size = check_positive_int("batch_size", batch_size)
     estimator, L = check_estimator(estimator), check_positive_int("L", L)
-    engine = make_engine(engine, model) if isinstance(engine, str) else engine
+    engine = make_engine(engine, model) if engine is None or isinstance(engine, str) else engine
     out = [_batch_bound(engine, X[i:i + batch_size], L, estimator, rng)
            for i in range(0, len(X), batch_size)]
     if not out:

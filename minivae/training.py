@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .datasets import binarize_fixed, check_binarization
-from .engine import NonFinite, check_engine, make_engine
+from .engine import NonFinite, check_engine, default_engine, make_engine
 from .estimators import check_estimator
 from .evaluation import mean_bound
 from .optim import Adagrad
@@ -161,14 +161,15 @@ class Trainer:
         The train bound is computed on this many training rows, a fixed random subset.
     eval_L : int, samples per datapoint when evaluating
     callbacks : list of :class:`Callback` or functions ``f(trainer, record)``
-    engine : ``"fused"`` (default: compiled kernels, fast) or ``"reference"`` (the readable
+    engine : ``"fused"`` (compiled kernels, fast) or ``"reference"`` (the readable
         forward/backward pairs and optimizer, nothing else; no Numba); see :mod:`minivae.engine`.
-        In float64 the two give the same history to round-off.
+        In float64 the two give the same history to round-off. Default:
+        :func:`minivae.engine.default_engine`, ``"fused"`` unless set otherwise.
     """
 
     def __init__(self, model, X_train, X_test=None, optimizer=None, batch_size=100, L=1,
                  estimator="B", weight_prior=True, binarization=None, seed=None,
-                 eval_train_size=10_000, eval_L=1, callbacks=(), engine="fused"):
+                 eval_train_size=10_000, eval_L=1, callbacks=(), engine=None):
         _check_model(model)
         bernoulli = model.decoder == "bernoulli"
         binarization = ("dynamic" if bernoulli else "none") if binarization is None else binarization
@@ -191,7 +192,7 @@ class Trainer:
         self.seed = check_seed("seed", seed)
         self.eval_L = check_positive_int("eval_L", eval_L)
         self.callbacks = _check_callbacks(callbacks)
-        self.engine = check_engine(engine)
+        self.engine = check_engine(default_engine() if engine is None else engine)
         self._engine = make_engine(self.engine, model, self.optimizer)
         self.rng = np.random.default_rng(seed)
         self.opt_state = None
