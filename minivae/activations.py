@@ -12,10 +12,40 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .kernels.scalar import sigmoid, softplus  # the hot path's own formulas, written once
-
 __all__ = ["ACTIVATIONS", "ActivationCache", "activation_forward", "activation_backward",
-           "sigmoid", "softplus", "check_activation"]
+           "sigmoid", "softplus", "check_activation", "sigmoid_from", "softplus_from",
+           "softplus_from_log1p"]
+
+
+# -- Elementwise formulas, shared with the fused engine -------------------------------------
+# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# with Numba, so the compiled loops evaluate these very lines: they are written once.
+
+
+def sigmoid_from(a, e):
+    r"""$\sigma(a)$ given $e = e^{-|a|}$: with $r = 1/(1+e)$, $r$ for $a \ge 0$ and $e r$ for $a < 0$."""
+    r = 1.0 / (1.0 + e)
+    return (a >= 0) * r + (a < 0) * (e * r)  # one term is exactly zero: no cancellation
+
+
+def softplus_from_log1p(a, l):
+    r"""$\log(1 + e^a) = \max(a, 0) + \log(1 + e^{-|a|})$ given $l = \log(1 + e^{-|a|})$."""
+    return np.maximum(a, 0.0) + l
+
+
+def softplus_from(a, e):
+    r"""$\log(1 + e^a)$ given $e = e^{-|a|}$ (:func:`softplus_from_log1p`)."""
+    return softplus_from_log1p(a, np.log1p(e))
+
+
+def sigmoid(a):
+    r"""$\sigma(a) = 1/(1 + e^{-a})$ in two branches that never overflow (:func:`sigmoid_from`)."""
+    return sigmoid_from(a, np.exp(-np.abs(a)))
+
+
+def softplus(a):
+    r"""$\log(1 + e^a)$, finite for every finite $a$ (:func:`softplus_from`)."""
+    return softplus_from(a, np.exp(-np.abs(a)))
 
 
 class ActivationCache(NamedTuple):
@@ -70,3 +100,4 @@ def activation_backward(dh, cache):
     """
     _, fprime = _TABLE[cache.name]
     return dh * fprime(cache.a, cache.h)
+

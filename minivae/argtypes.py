@@ -65,3 +65,11 @@ def add_appendix_d_options(parser, leapfrog_help="leapfrog steps per HMC move (d
     parser.add_argument("--leapfrog", type=positive_count, default=4, help=leapfrog_help)
     parser.add_argument("--density", choices=["kde", "gaussian"], default="kde",
                         help="density fitted to the posterior samples (default kde)")
+
+
+def add_engine_option(p):
+    """``--engine fused|reference`` (:mod:`minivae.engine`), for the commands that train or evaluate."""
+    p.add_argument("--engine", choices=["fused", "reference"], default="fused",
+                   help="fused (default): compiled kernels, fast; reference: the readable "
+                        "forward/backward pairs and optimizer a student reads (no Numba, slower). "
+                        "In float64 the two agree to round-off")

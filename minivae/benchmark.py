@@ -332,10 +332,10 @@ def phases(X, dtype="float32", batch_size=100, steps=300, warmup=30):
                      eval_train_size=1)
         times = {}
         for name, owner, attr in (("minibatch", tr, "_next_batch"), ("noise", tr.model, "draw_eps"),
-                                  ("loss and gradient", tr.model.fastpath, "loss_and_grad_parts"),
-                                  ("finiteness check", tr, "_check_finite"),
-                                  ("update", tr.optimizer, "update"),
-                                  ("update", tr.optimizer, "update_sum")):
+                                  ("loss and gradient", tr._engine.path, "loss_and_grad_parts"),
+                                  ("finiteness check", tr._engine, "nonfinite"),
+                                  ("update", tr._engine, "update"),
+                                  ("update", tr._engine, "update_sum")):
             setattr(owner, attr, _timed(getattr(owner, attr), times.setdefault(name, [])))
         step = _timed(tr.step, times.setdefault("step", []))
         for _ in range(warmup + steps):

@@ -19,10 +19,10 @@ import numpy as np
 
 from . import atomicfile, checkpoint
 from .activations import ACTIVATIONS
-from .argtypes import (UsageError, add_appendix_d_options, count, positive_count, run_dir,
-                       step_size)
-from .benchmark import main as bench_main
+from .argtypes import (UsageError, add_appendix_d_options, add_engine_option, count,
+                       positive_count, run_dir, step_size)
 from .datasets import binarize_fixed
+from .engine import ENGINES, use_engine
 from .estimators import ESTIMATORS
 from .evaluation import mean_bound
 from .marginal.appendix_d import appendix_d_log_px
@@ -325,8 +325,8 @@ def _train(args):
         trainer.callbacks.append(ProgressPrinter(samples, eval_every=eval_every))
     trainer.callbacks.append(guard)  # last: it may end the run once the others have seen a step
     if not args.quiet:
-        print(f"training {trainer.model!r}\n  {trainer.optimizer!r}, {trainer.config()}",
-              file=sys.stderr)
+        print(f"training {trainer.model!r}\n  {trainer.optimizer!r}, {trainer.config()}\n"
+              f"  engine: {trainer.engine}", file=sys.stderr)
     try:
         with lock_run(out), guard, _quiet_floating_point():
             trainer.run(samples, eval_every=eval_every)
@@ -506,7 +506,13 @@ def _add_train_options(p):
                    help="training rows used for the train bound (default 10000, or the whole "
                         "training set if smaller, as Frey Face's is)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_engine_option(p)
     p.set_defaults(func=_train)
+
+
+def _bench(args):
+    from .benchmark import main  # the fused engine and PyTorch: loaded only for minivae bench
+    return main(args)
 
 
 def _add_evaluate_options(p):
@@ -525,6 +531,7 @@ def _add_evaluate_options(p):
     add_appendix_d_options(p)
     p.add_argument("--seed", type=count, default=0, help="seeds the noise (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_engine_option(p)
     p.set_defaults(func=_evaluate)
 
 
@@ -571,7 +578,7 @@ def _add_bench_options(p):
     p.add_argument("--phases", action="store_true",
                    help="instead, time the phases of --steps training steps (numba, batch 100, "
                         "each --dtypes): minibatch, noise, loss and gradient, check, update")
-    p.set_defaults(func=bench_main)
+    p.set_defaults(func=_bench)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -682,7 +689,8 @@ def main(argv=None):
     name = " ".join(["minivae", args.command] + ([args.experiment]
                                                   if getattr(args, "experiment", None) else []))
     try:
-        return args.func(args)
+        with use_engine(getattr(args, "engine", "fused")):
+            return args.func(args)
     except KeyboardInterrupt:
         return _report(args, name, "interrupted", 130)
     except FAILED_RUN as exc:

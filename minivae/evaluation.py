@@ -6,13 +6,14 @@ noise from its own generator so that it never disturbs the training noise stream
 """
 import numpy as np
 
+from .engine import make_engine
 from .estimators import check_estimator
 from .validation import check_positive_int
 
 __all__ = ["bound_per_datapoint", "mean_bound"]
 
 
-def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None):
+def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None, engine=None):
     r"""$\tilde{\mathcal L}(\theta, \phi; x^{(i)})$ for every row of ``X``, in batches.
 
     Parameters
@@ -24,6 +25,8 @@ def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None)
     batch_size : int, rows per forward pass; it bounds memory, and with a seeded ``rng`` the
         noise (and so the result) is reproducible for a fixed batch size
     rng : numpy.random.Generator, default ``default_rng(0)``
+    engine : ``"fused"`` or ``"reference"`` (:mod:`minivae.engine`), an engine object, or
+        ``None`` for :func:`minivae.engine.default_engine`
 
     Returns
     -------
@@ -31,22 +34,20 @@ def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None)
     """
     rng = np.random.default_rng(0) if rng is None else rng
     batch_size = check_positive_int("batch_size", batch_size)
-    out = [_batch_bound(model, X[i:i + batch_size], L, estimator, rng)
+    estimator, L = check_estimator(estimator), check_positive_int("L", L)
+    engine = make_engine(engine, model) if engine is None or isinstance(engine, str) else engine
+    out = [_batch_bound(engine, X[i:i + batch_size], L, estimator, rng)
            for i in range(0, len(X), batch_size)]
     if not out:
         raise ValueError("cannot evaluate the bound on an empty dataset")
     return np.concatenate(out)
 
 
-def _batch_bound(model, X, L, estimator, rng):
-    """One batch's bounds; estimator B of the Gaussian family goes through the fused kernels of
-    ``model.fastpath``."""
-    if (check_estimator(estimator) == "A" or model.family_name != "gaussian"
-            or not hasattr(model, "fastpath")):
-        return model.elbo(X, L=L, estimator=estimator, rng=rng)
+def _batch_bound(engine, X, L, estimator, rng):
+    """One batch's bounds, with noise drawn from ``rng``."""
+    model = engine.model
     X = model._check_X(X)
-    eps = model.draw_eps(rng, (check_positive_int("L", L), len(X), model.n_latent))
-    return model.fastpath.bound(X, eps).copy()
+    return engine.bound(X, model.draw_eps(rng, (L, len(X), model.n_latent)), estimator)
 
 
 def mean_bound(model, X, **kwargs):

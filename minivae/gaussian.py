@@ -12,7 +12,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .broadcast import sum_to_shape
-from .kernels.scalar import precision
 
 __all__ = ["LOG_2PI", "SampleCache", "KLCache", "StdNormalCache", "LogNormalCache",
            "sample_forward", "sample_backward", "kl_forward", "kl_backward",
@@ -197,3 +196,51 @@ def log_q_forward(z, mu, logvar):
 def log_q_backward(dout, cache):
     r"""Backward of :func:`log_q_forward`: ``(dz, dmu, dlogvar)``, see :func:`log_normal_backward`."""
     return log_normal_backward(dout, cache)
+
+
+# -- Elementwise formulas, shared with the fused engine -------------------------------------
+# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# with Numba, so the compiled loops evaluate these very lines: they are written once.
+
+
+def precision_log_cap(a):
+    r"""The largest whole $c$ with $e^c$ finite in ``a``'s dtype: 709 (float64), 88 (float32)."""
+    return float(np.floor(np.log(np.finfo(a.dtype).max)))
+
+
+def log_precision(logvar, cap):
+    r"""$\log(1/\sigma^2) = -\text{logvar}$, held at ``cap`` (:func:`precision_log_cap`) so that
+    $w = e^{-\text{logvar}}$ stays finite.
+
+    Without the cap, $w$ overflows below logvar = -709.8 (float64) or -88.7 (float32) and at
+    $x = \mu$ the Gaussian's $(x-\mu)^2 w$ is $0 \cdot \infty$ = NaN, although the density is
+    finite there ($-\tfrac12(\log 2\pi + \text{logvar})$, +499.08 at logvar = -1000). With it,
+    the density and its gradients are exact at $x = \mu$ for every logvar and unchanged, bit for
+    bit, above the cap; below it, off the mean, $1/\sigma^2$ is taken as $e^{\text{cap}}$ (a
+    variance under $10^{-307}$, or $10^{-38}$ in float32, that no model reaches in practice)."""
+    return np.minimum(-logvar, cap)
+
+
+def precision(logvar):
+    r"""$w = 1/\sigma^2 = e^{-\text{logvar}}$, its exponent capped (:func:`log_precision`)."""
+    return np.exp(log_precision(logvar, precision_log_cap(np.asarray(logvar))))
+
+
+def reparameterize(mu, logvar, eps):
+    r"""$z = \mu + e^{\frac12\text{logvar}}\epsilon$ (eq. 4)."""
+    return mu + np.exp(0.5 * logvar) * eps
+
+
+def kl_term(mu, logvar):
+    r"""One latent dimension's $D_{KL}$: $\tfrac12(\mu^2 + (\operatorname{expm1}(\text{logvar}) - \text{logvar}))$ (App. B)."""
+    return 0.5 * (mu * mu + (np.expm1(logvar) - logvar))
+
+
+def reparam_grad_logvar(dz, logvar, eps):
+    r"""$\partial z/\partial\,\text{logvar}$ times $\bar z$: $\tfrac12 \bar z\, e^{\frac12\text{logvar}} \epsilon$."""
+    return 0.5 * dz * np.exp(0.5 * logvar) * eps
+
+
+def kl_grad_logvar(dkl, logvar):
+    r"""$\bar D \cdot \partial D_{KL}/\partial\,\text{logvar} = \tfrac12 \bar D\, \operatorname{expm1}(\text{logvar})$."""
+    return 0.5 * dkl * np.expm1(logvar)

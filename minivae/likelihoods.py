@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels.scalar import bernoulli_grad, softplus
+from .activations import softplus, softplus_from_log1p
 from .gaussian import log_normal_backward, log_normal_forward
 
 __all__ = ["BernoulliCache", "bernoulli_loglik_forward",
@@ -84,3 +84,59 @@ def gaussian_loglik_backward(dout, cache):
     """
     _, dmean, dlogvar = log_normal_backward(dout, cache)
     return dmean, dlogvar
+
+
+# -- Elementwise formulas, shared with the fused engine -------------------------------------
+# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# with Numba, so the compiled loops evaluate these very lines: they are written once.
+
+
+def bernoulli_grad_from(x, a, e):
+    r"""$\partial \log p(x|a)/\partial a = x - \sigma(a)$ given $e = e^{-|a|}$, written as
+    $x\,\sigma(-a) - (1 - x)\,\sigma(a)$: for $x = 1$ and large $a$ this returns the small
+    $\sigma(-a)$ to full relative precision instead of the cancellation $1 - \sigma(a)$.
+
+    Both sigmoids share $r = 1/(1+e)$ (:func:`sigmoid_from`): for $a \ge 0$,
+    $\sigma(a) = r$ and $\sigma(-a) = e r$; for $a < 0$ the other way round (at $a = 0$, $e = 1$
+    and both are $r$). So the gradient is $r\,(x\,u - (1 - x)\,v)$ with $(u, v) = (e, 1)$ for
+    $a \ge 0$ and $(1, e)$ for $a < 0$."""
+    r = 1.0 / (1.0 + e)
+    pos, neg = a >= 0, a < 0
+    return r * (x * (pos * e + neg) - (1.0 - x) * (neg * e + pos))
+
+
+def bernoulli_grad(x, a):
+    r"""$\partial \log p(x|a)/\partial a = x - \sigma(a)$ (:func:`bernoulli_grad_from`)."""
+    return bernoulli_grad_from(x, a, np.exp(-np.abs(a)))
+
+
+def bernoulli_terms_from(x, a, e, l):
+    r"""One pixel's $\log p(x|a) = x a - \operatorname{softplus}(a)$ (App. C.1) and its derivative,
+    given $e = e^{-|a|}$ and $l = \log(1 + e)$."""
+    return x * a - softplus_from_log1p(a, l), bernoulli_grad_from(x, a, e)
+
+
+def bernoulli_terms(x, a):
+    r"""One pixel's $\log p(x|a)$ and its derivative, sharing one $e^{-|a|}$
+    (:func:`bernoulli_terms_from`)."""
+    e = np.exp(-np.abs(a))
+    return bernoulli_terms_from(x, a, e, np.log1p(e))
+
+
+def gaussian_loglik_from(x, mean, logvar, w):
+    r"""One coordinate's $\log\mathcal N(x; \mu, e^{\text{logvar}})
+    = -\tfrac12(\log 2\pi + \text{logvar} + (x-\mu)^2 w)$ given $w = e^{-\text{logvar}}$ (App. C.2;
+    $w$ from :func:`log_precision`)."""
+    d = x - mean
+    return -0.5 * (1.8378770664093453 + logvar + d * d * w)
+
+
+def gaussian_grad_mean_from(x, mean, w):
+    r"""$\partial/\partial\mu = (x-\mu) w$ given $w = e^{-\text{logvar}}$."""
+    return (x - mean) * w
+
+
+def gaussian_grad_logvar_from(x, mean, w):
+    r"""$\partial/\partial\,\text{logvar} = \tfrac12((x-\mu)^2 w - 1)$ given $w = e^{-\text{logvar}}$."""
+    d = x - mean
+    return 0.5 * (d * d * w - 1.0)

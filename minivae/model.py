@@ -24,7 +24,6 @@ from .decoder import (check_decoder, decoder_forward, decoder_loglik_backward,
 from .encoder import encoder_backward, encoder_forward, encoder_shapes
 from .estimators import (check_estimator, sgvb_a_backward, sgvb_a_forward, sgvb_b_backward,
                          sgvb_b_forward)
-from .fastpath import FastPath
 from .latent import family_record, make_latent, resolve_family
 from .validation import (as_float_array, check_bool, check_data, check_dtype, check_eps,
                          check_hidden_sizes, check_nonnegative_float, check_positive_float,
@@ -104,7 +103,6 @@ class VAE:
                   **decoder_shapes(self.n_latent, self.n_hidden[::-1], self.n_input, self.decoder)}
         self.params = flat.pack({name: self.init_std * self.rng.standard_normal(shape)
                                  for name, shape in shapes.items()}, self.dtype)
-        self._fastpath = None
 
     def config(self):
         """The constructor arguments, as a JSON-ready dict (``VAE(**model.config())`` rebuilds it);
@@ -129,14 +127,6 @@ class VAE:
     def family_name(self):
         """The latent family's name: ``"gaussian"`` (the paper's), ``"laplace"``, ..."""
         return self.family.name
-
-    @property
-    def fastpath(self):
-        """The fused, allocation-free estimator-B path (:class:`minivae.fastpath.FastPath`);
-        Gaussian family with prior scale 1 only (``ValueError`` otherwise)."""
-        if self._fastpath is None:
-            self._fastpath = FastPath(self)
-        return self._fastpath
 
     @property
     def n_params(self):

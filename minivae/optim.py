@@ -6,35 +6,28 @@ bound), and returns ``state``, a dict keyed by the same names whose values are d
 per-parameter arrays (accumulators, moments, step counts). Pass ``state=None`` on the first
 call. The state holds only arrays, so a checkpoint can store it in ``.npz``.
 
-``update(..., decay=c)`` steps on ``grads + c * params`` without forming that sum: the trainer
-folds the weight prior's gradient ($\theta / N$) into the update this way. Each update is one
-in-place kernel per tensor (:mod:`minivae.kernels`), on the active backend; when the parameters,
-the gradients and every state slot each tile one flat buffer (:mod:`minivae.flat`: the model, the
-fast path and :meth:`~_Optimizer.init_state` allocate them so), Adagrad and SGD make that one call
-over all parameters at once.
+``update(..., decay=c)`` steps on ``grads + c * params``: the trainer folds the weight prior's
+gradient ($\theta / N$) into the update this way.
+
+This is the readable optimizer, plain NumPy, one tensor at a time: the reference engine runs
+it. The fused engine (:mod:`minivae.fusedupdate`) applies the same steps with compiled kernels
+over all parameters at once; both evaluate the elementwise formulas at the bottom of this file.
 """
 import inspect
 
 import numpy as np
 
-from . import flat, kernels
+from . import flat
 from .validation import check_nonnegative_float, check_positive_float
 
 __all__ = ["Adagrad", "SGD", "Adam", "OPTIMIZERS", "make_optimizer"]
 
 
-def _flat_view(a, name):
-    """``a`` as a 1-D view that an in-place kernel can write through."""
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{name} must be a C-contiguous array to be updated in place")
-    return a.reshape(-1)
-
-
 class _Optimizer:
     name = ""
     one_call = True
-    """Whether one :meth:`_step` may run over all parameters at once: every state slot has its
-    parameter's shape and the step treats each entry alike."""
+    """Whether the fused engine may run one step over all parameters at once: every state slot
+    has its parameter's shape and the step treats each entry alike."""
 
     def __init__(self, lr):
         self.lr = check_positive_float("the step size lr", lr)
@@ -44,83 +37,36 @@ class _Optimizer:
         return {"name": self.name, **{k: v for k, v in vars(self).items()}}
 
     def init_state(self, params):
-        """A fresh state for ``params``."""
+        """A fresh state for ``params``; each slot's arrays are views of one buffer
+        (:mod:`minivae.flat`) when :attr:`one_call`, so the fused engine can update them at once."""
         state = {name: self._init_slot(p) for name, p in params.items()}
-        return self._packed(state, params) if self.one_call else state
-
-    def _packed(self, state, params):
-        """``state`` with each slot's arrays copied into views of one buffer, in ``params``' order."""
-        names = list(params)
-        for slot in state[names[0]] if names else ():
-            views = flat.pack({name: state[name][slot] for name in names}, params[names[0]].dtype)
-            for name in names:
-                state[name][slot] = views[name]
-        return state
-
-    def _slot_spans(self, state, names, size):
-        slots = {slot: flat.span(state[n][slot] for n in names) for slot in state[names[0]]}
-        return None if any(s is None or s.size != size for s in slots.values()) else slots
-
-    def _flat_slots(self, state, params, size):
-        """``(state, slots)``, each slot as one span over all tensors; a state built elsewhere (a
-        loaded checkpoint) is packed once. ``slots`` is ``None`` if they still do not tile."""
-        names = list(params)
-        slots = self._slot_spans(state, names, size)
-        if slots is None:
-            state = self._packed(state, params)
-            slots = self._slot_spans(state, names, size)
-        return state, slots
-
-    def _update_flat(self, params, grads, state, decay):
-        """One :meth:`_step` over all tensors when the parameters and gradients each tile one
-        buffer (:func:`minivae.flat.span`); returns the state, or ``None`` if they do not."""
-        names = list(params)
-        p, g = flat.span(params[n] for n in names), flat.span(grads[n] for n in names)
-        if p is None or g is None or g.size != p.size:
-            return None
-        state, slots = self._flat_slots(state, params, p.size)
-        if slots is None:
-            return None
-        self._step(p, g, slots, decay)
-        return state
-
-    _step_sum = None  # (p, parts, slots, decay): one step along the sum of the parts
-
-    def update_sum(self, params, parts, state=None, decay=0.0):
-        """:meth:`update` along the sum of ``parts``, flat arrays over all parameters in
-        ``params``' order (:class:`minivae.fastpath.GradientParts`), added as the step runs and
-        never stored. Returns the new state; or ``None``, having changed nothing, when this
-        optimizer or these arrays do not allow it (then sum the parts and call :meth:`update`)."""
-        names = list(params)
-        p = flat.span(params[n] for n in names) if self._step_sum and names else None
-        if p is None or any(part.shape != p.shape for part in parts):
-            return None
-        state, slots = self._flat_slots(self.init_state(params) if state is None else state,
-                                        params, p.size)
-        if slots is None:
-            return None
-        self._step_sum(p, parts, slots, float(decay))
-        return state
+        return pack_state(state, params) if self.one_call else state
 
     def update(self, params, grads, state=None, decay=0.0):
         """Take one step on every entry of ``params`` (in place) along ``grads + decay * params``;
-        return the new ``state`` (its arrays may be new ones: keep the returned dict)."""
+        return the new ``state``."""
         if state is None:
             state = self.init_state(params)
         if params.keys() != grads.keys():
             raise ValueError(f"grads keys differ from params keys: {sorted(params.keys() ^ grads.keys())}")
-        if self.one_call and params:
-            done = self._update_flat(params, grads, state, float(decay))
-            if done is not None:
-                return done
-        for name, p in params.items():
-            slots = {slot: _flat_view(a, f"state[{name!r}][{slot!r}]") for slot, a in state[name].items()}
-            self._step(_flat_view(p, name), np.ravel(grads[name]), slots, float(decay))
+        for name, theta in params.items():
+            g = grads[name] + decay * theta if decay else grads[name]
+            self.step(theta, g, state[name])
         return state
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
+
+
+def pack_state(state, params):
+    """``state`` with each slot's arrays copied into views of one buffer, in ``params``' order."""
+    names = list(params)
+    for slot in state[names[0]] if names else ():
+        views = flat.pack({name: state[name][slot] for name in names}, params[names[0]].dtype)
+        for name in names:
+            state[name][slot] = views[name]
+    return state
 
 
 class SGD(_Optimizer):
@@ -133,8 +79,9 @@ class SGD(_Optimizer):
     def _init_slot(self, p):
         return {}
 
-    def _step(self, p, g, slot, decay):
-        kernels.sgd(p, g, self.lr, decay)
+    def step(self, theta, g, slots):
+        """One step on the tensor ``theta``, in place."""
+        theta -= self.lr * g
 
 
 class Adagrad(_Optimizer):
@@ -143,7 +90,8 @@ class Adagrad(_Optimizer):
     Per entry, $G \leftarrow G + g^2$, then $\theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \delta)$.
     The accumulator $G$ starts at ``initial_accumulator`` (default 0, as in PyTorch's Adagrad), so
     the first step moves every entry by about $\eta$ in the direction of $-\text{sign}(g)$; $\delta$
-    (default 1e-10) only guards entries whose gradient has always been exactly zero.
+    (default 1e-10) only guards entries whose gradient has always been exactly zero. A result
+    below the dtype's smallest normal number is set to 0 (:func:`flush_subnormal`).
     The paper picks $\eta$ from {0.01, 0.02, 0.1} (Sec. 5).
     """
     name = "adagrad"
@@ -157,11 +105,11 @@ class Adagrad(_Optimizer):
     def _init_slot(self, p):
         return {"sum_sq": np.full_like(p, self.initial_accumulator)}
 
-    def _step(self, p, g, slot, decay):
-        kernels.adagrad(p, g, slot["sum_sq"], self.lr, self.delta, decay)
-
-    def _step_sum(self, p, parts, slot, decay):
-        kernels.adagrad_sum(p, parts, slot["sum_sq"], self.lr, self.delta, decay)
+    def step(self, theta, g, slots):
+        """One step on the tensor ``theta``, in place: accumulate $g^2$ first, then step."""
+        G = slots["sum_sq"]
+        G[...] = adagrad_accumulate(G, g)
+        theta[...] = adagrad_param(theta, g, G, self.lr, self.delta, np.finfo(theta.dtype).tiny)
 
 
 class Adam(_Optimizer):
@@ -181,11 +129,19 @@ class Adam(_Optimizer):
     def _init_slot(self, p):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p), "t": np.zeros((), dtype=np.int64)}
 
-    def _step(self, p, g, slot, decay):
-        slot["t"] += 1
-        t = int(slot["t"][0])
-        kernels.adam(p, g, slot["m"], slot["v"], self.lr, self.beta1, self.beta2, self.epsilon,
-                     1.0 - self.beta1 ** t, 1.0 - self.beta2 ** t, decay)
+    def corrections(self, slots):
+        """Count this step in ``slots["t"]`` and return the bias corrections $(1-\beta_1^t, 1-\beta_2^t)$."""
+        slots["t"][...] += 1
+        t = int(slots["t"])
+        return 1.0 - self.beta1 ** t, 1.0 - self.beta2 ** t
+
+    def step(self, theta, g, slots):
+        """One step on the tensor ``theta``, in place."""
+        c1, c2 = self.corrections(slots)
+        m, v = slots["m"], slots["v"]
+        m[...] = moment(m, g, self.beta1)
+        v[...] = moment(v, g * g, self.beta2)
+        theta[...] = adam_param(theta, m, v, self.lr, self.epsilon, c1, c2)
 
 
 OPTIMIZERS = {cls.name: cls for cls in (Adagrad, SGD, Adam)}
@@ -202,3 +158,40 @@ def make_optimizer(name="adagrad", **kwargs):
         raise TypeError(f"optimizer {name!r} has no argument {', '.join(map(repr, unknown))}; "
                         f"it takes {', '.join(known)}")
     return cls(**kwargs)
+
+
+# -- Elementwise formulas, shared with the fused engine -------------------------------------
+# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# with Numba, so the compiled loops evaluate these very lines: they are written once.
+
+
+def adagrad_accumulate(G, g):
+    """Adagrad's accumulator after one more gradient: $G + g^2$."""
+    return G + g * g
+
+
+def adagrad_param(p, g, G, lr, delta, tiny):
+    r"""Adagrad's step with the updated accumulator, $\theta - \eta\, g / (\sqrt G + \delta)$,
+    flushed to 0 below ``tiny`` (:func:`flush_subnormal`)."""
+    return flush_subnormal(p - lr * g / (np.sqrt(G) + delta), tiny)
+
+
+def flush_subnormal(x, tiny):
+    r"""$x$, or 0 where $|x| <$ ``tiny``, the dtype's smallest normal number.
+
+    Under Adagrad with the weight prior, the weights of pixels that are never on shrink
+    geometrically until they are subnormal; there their prior gradient $\theta/N$ underflows,
+    so they stay subnormal for good (4% of the paper's model in float32 after 8,000 steps), and
+    arithmetic on subnormal numbers is slow on x86 (the float32 update took 1.1 ms instead of
+    0.37 ms; docs/performance.md). A weight below ``tiny`` has no effect on the model."""
+    return x * (np.abs(x) >= tiny)
+
+
+def moment(m, g, beta):
+    r"""Exponential moving average $\beta m + (1 - \beta) g$ (Adam's first and second moments)."""
+    return beta * m + (1.0 - beta) * g
+
+
+def adam_param(p, m, v, lr, epsilon, correction1, correction2):
+    r"""Adam's step $\theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$, $\hat m = m / c_1$, $\hat v = v / c_2$."""
+    return p - lr * (m / correction1) / (np.sqrt(v / correction2) + epsilon)

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import flat, kernels
 from .datasets import binarize_fixed, check_binarization
+from .engine import NonFinite, check_engine, default_engine, make_engine
 from .estimators import check_estimator
 from .evaluation import mean_bound
 from .optim import Adagrad
@@ -161,11 +161,15 @@ class Trainer:
         The train bound is computed on this many training rows, a fixed random subset.
     eval_L : int, samples per datapoint when evaluating
     callbacks : list of :class:`Callback` or functions ``f(trainer, record)``
+    engine : ``"fused"`` (compiled kernels, fast) or ``"reference"`` (the readable
+        forward/backward pairs and optimizer, nothing else; no Numba); see :mod:`minivae.engine`.
+        In float64 the two give the same history to round-off. Default:
+        :func:`minivae.engine.default_engine`, ``"fused"`` unless set otherwise.
     """
 
     def __init__(self, model, X_train, X_test=None, optimizer=None, batch_size=100, L=1,
                  estimator="B", weight_prior=True, binarization=None, seed=None,
-                 eval_train_size=10_000, eval_L=1, callbacks=()):
+                 eval_train_size=10_000, eval_L=1, callbacks=(), engine=None):
         _check_model(model)
         bernoulli = model.decoder == "bernoulli"
         binarization = ("dynamic" if bernoulli else "none") if binarization is None else binarization
@@ -188,6 +192,8 @@ class Trainer:
         self.seed = check_seed("seed", seed)
         self.eval_L = check_positive_int("eval_L", eval_L)
         self.callbacks = _check_callbacks(callbacks)
+        self.engine = check_engine(default_engine() if engine is None else engine)
+        self._engine = make_engine(self.engine, model, self.optimizer)
         self.rng = np.random.default_rng(seed)
         self.opt_state = None
         self.samples = 0
@@ -230,7 +236,7 @@ class Trainer:
         self.pos += self.batch_size
         if self.binarization != "dynamic":
             return np.take(self.X_train, idx, axis=0, out=self._batch)
-        kernels.binarize(self.X_train, self.rng.integers(2**64, dtype=np.uint64), self._batch, idx)
+        self._engine.binarize(self.X_train, self.rng.integers(2**64, dtype=np.uint64), self._batch, idx)
         return self._batch
 
     def step(self):
@@ -242,18 +248,11 @@ class Trainer:
         model = self.model
         X = self._next_batch()
         eps = model.draw_eps(self.rng, (self.L, len(X), model.n_latent))
-        decay = self._prior_decay()
-        state = None
-        if self.estimator == "B" and model.family_name == "gaussian" and hasattr(model, "fastpath"):
-            loss, parts = model.fastpath.loss_and_grad_parts(X, eps)
-            state = self._update_sum(loss, parts, decay) if parts.checked else None
-            grads = parts.summed() if state is None else None
-        else:
-            loss, grads = model.loss_and_grads(X, eps, self.estimator, validate=False)
-        if state is None:
-            self._check_finite(loss, grads)
-            state = self.optimizer.update(model.params, grads, self.opt_state, decay=decay)
-        self.opt_state = state
+        try:
+            loss, self.opt_state = self._engine.step(X, eps, self.estimator, self.opt_state,
+                                                     self._prior_decay())
+        except NonFinite as bad:
+            raise self._diverged([bad.what], bad.tensors) from None
         self.samples += len(X)
         return -loss
 
@@ -261,36 +260,23 @@ class Trainer:
         r"""The weight prior's gradient per parameter, $\theta / N$, as the optimizers' ``decay``."""
         return 1.0 / len(self.X_train) if self.weight_prior else 0.0
 
-    def _update_sum(self, loss, parts, decay):
-        """The shards' gradients, already checked on their threads, added by the optimizer as it
-        updates (one pass instead of a sum, a check and an update); ``None`` if it cannot."""
-        update_sum = getattr(self.optimizer, "update_sum", None)
-        if not np.isfinite(loss) or update_sum is None:
-            return None
-        return update_sum(self.model.params, parts.parts, self.opt_state, decay=decay)
+    def _update(self, params, grads, decay=0.0):
+        """One optimizer step on ``params`` along ``grads + decay * params``, run by this
+        trainer's engine (the baselines' steps call it after their own finiteness checks)."""
+        self.opt_state = self._engine.update(params, grads, self.opt_state, decay)
 
-    @staticmethod
-    def _nonfinite(grads):
+    def _nonfinite(self, grads):
         """The names of the gradient tensors with an inf or NaN entry."""
-        whole = flat.span(grads.values())  # one pass when the gradients share a buffer
-        if whole is not None and kernels.all_finite(whole):
-            return []
-        return [name for name, g in grads.items() if not kernels.all_finite(g)]
+        return self._engine.nonfinite(grads)
 
     def _diverged(self, what, tensors=()):
         last = self.history[-1].samples if self.history else None
         return Diverged(self.samples, what, getattr(self.optimizer, "lr", None), last, tensors)
 
-    def _check_finite(self, loss, grads):
-        """Stop loudly, before the update, on a non-finite loss or gradient."""
-        bad = self._nonfinite(grads)
-        if not np.isfinite(loss) or bad:
-            raise self._diverged(["gradient" if np.isfinite(loss) else "loss"], bad)
-
     # -- evaluation and the loop ------------------------------------------------------------
     def evaluate(self):
         """Append and return a :class:`Record` of the current train and test bound per datapoint."""
-        kwargs = {"L": self.eval_L, "estimator": self.estimator}
+        kwargs = {"L": self.eval_L, "estimator": self.estimator, "engine": self._engine}
         seed = 0 if self.seed is None else self.seed
         train = mean_bound(self.model, self._eval_train, rng=np.random.default_rng([seed, 1]), **kwargs)
         test = None if self._eval_test is None else mean_bound(

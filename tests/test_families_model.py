@@ -22,6 +22,8 @@ from minivae import checkpoint, gaussian
 from minivae.decoder import decoder_loglik_backward, decoder_loglik_forward
 from minivae.encoder import encoder_backward, encoder_forward
 from minivae.estimators import sgvb_a_backward, sgvb_a_forward, sgvb_b_backward, sgvb_b_forward
+from minivae.fastpath import FastPath
+from minivae.fusedengine import fast_path
 from minivae.gradcheck import check_params, rel_error
 from minivae.latent import LATENT_FAMILIES, GaussianLatent, LocationScaleLatent
 from minivae.marginal.importance import importance_log_px
@@ -309,14 +311,15 @@ def test_a_family_of_ones_own_trains_but_cannot_be_saved(tmp_path):
     assert not (tmp_path / "run" / checkpoint.FILE).exists()
 
 
-def test_the_fused_path_and_app_d_refuse_another_family():
+def test_the_fused_engine_leaves_another_family_to_the_model_and_app_d_refuses_it():
     model = VAE(8, 6, 2, family="laplace", seed=0)
+    assert fast_path(model) is None  # the fused engine runs the readable model for it
     with pytest.raises(ValueError, match="FastPath computes the gaussian latent family .* laplace"):
-        model.fastpath
+        FastPath(model)
     with pytest.raises(ValueError, match="posterior of App. D has the prior N\\(0, I\\)"):
         Posterior(model, binary(np.random.default_rng(0), 3, 8))
-    with pytest.raises(ValueError, match="FastPath"):
-        VAE(8, 6, 2, seed=0, prior_scale=2.0).fastpath
+    assert fast_path(VAE(8, 6, 2, seed=0, prior_scale=2.0)) is None
+    assert isinstance(fast_path(VAE(8, 6, 2, seed=0)), FastPath)
 
 
 @pytest.mark.parametrize("family", ["laplace", "cauchy"])
@@ -380,11 +383,23 @@ def test_trainer_draws_the_family_noise_and_estimator_a_improves_the_bound(famil
     assert history[-1].train_bound > history[0].train_bound + 2.0
 
 
-def test_the_trainer_takes_estimator_b_to_the_model_which_refuses_another_family():
-    trainer = Trainer(VAE(16, 8, 2, family="laplace", seed=0), prototype_data(), batch_size=20)
+@pytest.mark.parametrize("engine", ["fused", "reference"])
+def test_the_trainer_takes_estimator_b_to_the_model_which_refuses_another_family(engine):
+    trainer = Trainer(VAE(16, 8, 2, family="laplace", seed=0), prototype_data(), batch_size=20,
+                      engine=engine)
     with pytest.raises(ValueError, match="estimator 'B' needs the KL in closed form"):
         trainer.run(40)
     assert trainer.samples == 0
+
+
+@pytest.mark.parametrize("family", ["laplace", "student_t"])
+def test_the_fused_and_reference_engines_train_another_family_alike(family):
+    histories = []
+    for engine in ("fused", "reference"):
+        trainer = Trainer(VAE(16, 8, 2, family=family, seed=0), prototype_data(), batch_size=20,
+                          seed=1, estimator="A", eval_train_size=50, engine=engine)
+        histories.append([r.train_bound for r in trainer.run(400, eval_every=200)])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from minivae.fusedengine import fast_path
 from minivae import VAE, Trainer
 from minivae.backend import use_backend
 from minivae.optim import make_optimizer
@@ -34,8 +35,8 @@ def test_fused_loss_and_grads_equal_the_reference(config, L, backend):
     model, X, eps = setup(config, L)
     loss, grads = model.loss_and_grads(X, eps, "B")
     with use_backend(backend):
-        fused_loss, fused_grads = model.fastpath.loss_and_grads(X, eps)
-        bound = model.fastpath.bound(X, eps)
+        fused_loss, fused_grads = fast_path(model).loss_and_grads(X, eps)
+        bound = fast_path(model).bound(X, eps)
     assert fused_loss == pytest.approx(loss, rel=1e-12)
     assert fused_grads.keys() == grads.keys()
     for name, g in grads.items():
@@ -54,8 +55,8 @@ def test_decoder_input_gradient_by_transpose_gives_the_same_numbers(config, back
     monkeypatch.setattr(FastPath, "_dinput_by_transpose", lambda self: True)
     loss, grads = model.loss_and_grads(X, eps, "B")
     with use_backend(backend):
-        fused_loss, fused_grads = model.fastpath.loss_and_grads(X, eps)
-    assert model.fastpath._workspace(5, 2).dec_tmp.shape == (model.n_hidden[0], 10)
+        fused_loss, fused_grads = fast_path(model).loss_and_grads(X, eps)
+    assert fast_path(model)._workspace(5, 2).dec_tmp.shape == (model.n_hidden[0], 10)
     assert fused_loss == pytest.approx(loss, rel=1e-12)
     for name, g in grads.items():
         np.testing.assert_allclose(fused_grads[name], g, rtol=1e-12, atol=1e-13 * np.max(np.abs(g)),
@@ -64,13 +65,13 @@ def test_decoder_input_gradient_by_transpose_gives_the_same_numbers(config, back
 
 def test_float32_fast_path_is_the_reference_in_float32():
     model32 = VAE(12, 7, 3, init_std=0.3, seed=0, dtype="float32")
-    assert model32.fastpath._dinput_by_transpose()
+    assert fast_path(model32)._dinput_by_transpose()
     model64 = VAE(12, 7, 3, init_std=0.3, seed=0)
     model64.params.update({k: p.astype(float) for k, p in model32.params.items()})
     _, X, eps = setup({}, 1)
     grads64 = model64.loss_and_grads(X, eps, "B")[1]
     with use_backend("numba"):
-        grads32 = model32.fastpath.loss_and_grads(X.astype(np.float32), eps.astype(np.float32))[1]
+        grads32 = fast_path(model32).loss_and_grads(X.astype(np.float32), eps.astype(np.float32))[1]
     for name, g in grads64.items():
         np.testing.assert_allclose(grads32[name], g, rtol=1e-4, atol=1e-5 * np.max(np.abs(g)), err_msg=name)
 
@@ -81,7 +82,7 @@ def test_backends_agree_to_1e12(config):
     results = []
     for backend in ("numpy", "numba"):
         with use_backend(backend):
-            loss, grads = model.fastpath.loss_and_grads(X, eps)
+            loss, grads = fast_path(model).loss_and_grads(X, eps)
             results.append((loss, {k: g.copy() for k, g in grads.items()}))
     (a, ga), (b, gb) = results
     assert a == pytest.approx(b, rel=1e-12)
@@ -150,8 +151,8 @@ def test_adam_training_of_two_hidden_layers_follows_the_reference_path(backend):
 
 def test_workspace_is_reused_between_steps():
     model, X, eps = setup(CONFIGS[0], 1)
-    _, g1 = model.fastpath.loss_and_grads(X, eps)
-    _, g2 = model.fastpath.loss_and_grads(X, eps)
+    _, g1 = fast_path(model).loss_and_grads(X, eps)
+    _, g2 = fast_path(model).loss_and_grads(X, eps)
     assert all(g1[k] is g2[k] for k in g1)
 
 
@@ -184,7 +185,7 @@ def test_sparse_binary_data_takes_the_same_numbers(backend):
     X[0, 0] = 1.0
     loss, grads = model.loss_and_grads(X, eps, "B")
     with use_backend(backend):
-        fused_loss, fused_grads = model.fastpath.loss_and_grads(X, eps)
+        fused_loss, fused_grads = fast_path(model).loss_and_grads(X, eps)
     assert fused_loss == pytest.approx(loss, rel=1e-12)
     for name, g in grads.items():
         np.testing.assert_allclose(fused_grads[name], g, rtol=1e-12, atol=1e-13 * np.max(np.abs(g)))
@@ -208,10 +209,10 @@ def test_sharded_minibatch_gives_the_reference_numbers(config, L, n_threads, mon
     threads.set_threads(n_threads)
     try:
         with use_backend("numba"):
-            assert model.fastpath.n_shards(len(X)) == n_threads
-            sharded = [model.fastpath.loss_and_grads(X, eps) for _ in range(2)]
+            assert fast_path(model).n_shards(len(X)) == n_threads
+            sharded = [fast_path(model).loss_and_grads(X, eps) for _ in range(2)]
             sharded = [(l_, {k: g.copy() for k, g in gs.items()}) for l_, gs in sharded]
-            bound = model.fastpath.bound(X, eps)
+            bound = fast_path(model).bound(X, eps)
     finally:
         threads.set_threads(before)
     np.testing.assert_allclose(bound, model.elbo(X, eps, "B"), rtol=1e-12)
@@ -234,9 +235,9 @@ def test_gradient_parts_sum_to_the_gradient_and_are_checked_per_shard(n_threads,
     threads.set_threads(n_threads)
     try:
         with use_backend("numba"):
-            loss, grads = model.fastpath.loss_and_grads(X, eps)
+            loss, grads = fast_path(model).loss_and_grads(X, eps)
             grads = {k: g.copy() for k, g in grads.items()}
-            loss_p, parts = model.fastpath.loss_and_grad_parts(X, eps)
+            loss_p, parts = fast_path(model).loss_and_grad_parts(X, eps)
             assert len(parts.parts) == n_threads and loss_p == loss
             assert parts.checked == (n_threads > 1)  # one part: the caller checks the gradient
             summed = parts.summed()
@@ -246,7 +247,7 @@ def test_gradient_parts_sum_to_the_gradient_and_are_checked_per_shard(n_threads,
             if n_threads > 1:  # a parameter that makes the gradient NaN fails a shard's check
                 model.params["dec.W_logits"][0, 0] = np.nan
                 with np.errstate(invalid="ignore"):
-                    assert not model.fastpath.loss_and_grad_parts(X, eps)[1].checked
+                    assert not fast_path(model).loss_and_grad_parts(X, eps)[1].checked
     finally:
         threads.set_threads(before)
 
@@ -259,12 +260,12 @@ def test_shards_follow_threads_backend_and_size():
     try:
         threads.set_threads(2)
         with use_backend("numpy"):
-            assert model.fastpath.n_shards(1000) == 1
+            assert fast_path(model).n_shards(1000) == 1
         with use_backend("numba"):
-            assert model.fastpath.n_shards(2 * fastpath.MIN_SHARD_ROWS - 1) == 1
-            assert model.fastpath.n_shards(1000) == (2 if blas.available() else 1)
+            assert fast_path(model).n_shards(2 * fastpath.MIN_SHARD_ROWS - 1) == 1
+            assert fast_path(model).n_shards(1000) == (2 if blas.available() else 1)
         threads.set_threads(1)
         with use_backend("numba"):
-            assert model.fastpath.n_shards(1000) == 1
+            assert fast_path(model).n_shards(1000) == 1
     finally:
         threads.set_threads(before)

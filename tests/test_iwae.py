@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from minivae.fusedengine import fast_path
 from minivae import VAE, checkpoint
 from minivae.cli import build_parser, main
 from minivae.reproduce import iwae
@@ -70,12 +71,12 @@ def test_active_units_count_the_encoder_means_whose_variance_over_x_exceeds_0_01
 
 def test_the_two_layer_model_trains_with_adam_on_the_fused_path():
     """The run's Trainer takes the fused step: two hidden layers per side and Adam go through
-    ``model.fastpath`` (no fall-back to the reference path)."""
+    the fused engine's fast path (no fall-back to the reference path)."""
     calls = []
     X = (np.random.default_rng(0).random((40, 784)) < 0.2).astype(float)
     trainer = iwae._new_trainer(TINY, X, None, [])
-    fused = trainer.model.fastpath.loss_and_grad_parts
-    trainer.model.fastpath.loss_and_grad_parts = lambda *a: calls.append(1) or fused(*a)
+    fused = fast_path(trainer.model).loss_and_grad_parts
+    fast_path(trainer.model).loss_and_grad_parts = lambda *a: calls.append(1) or fused(*a)
     trainer.model.loss_and_grads = None  # the reference path would fail
     trainer.step()
     assert calls == [1] and trainer.model.n_hidden == [200, 200]

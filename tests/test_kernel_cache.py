@@ -20,6 +20,7 @@ import sys
 import numpy as np
 from minivae import VAE, kernels
 from minivae.backend import use_backend
+from minivae.fusedengine import fast_path
 
 kernels.force_compiled_loops(True)  # the transcendental loops too, wherever libmvec is
 wrong = []
@@ -32,7 +33,7 @@ for spec in sys.argv[1:]:
     eps = rng.standard_normal((1, 6, 3)).astype(dtype)
     loss, grads = model.loss_and_grads(X, eps, "B")
     with use_backend("numba"):
-        fused_loss, fused_grads = model.fastpath.loss_and_grads(X, eps)
+        fused_loss, fused_grads = fast_path(model).loss_and_grads(X, eps)
     rtol = 1e-4 if dtype == "float32" else 1e-10
     for name, g in {"loss": loss, **grads}.items():
         f = fused_loss if name == "loss" else fused_grads[name]
@@ -79,7 +80,7 @@ print(p[0])
 
 @pytest.mark.slow
 def test_an_edit_to_a_kernel_formula_takes_effect_with_the_cache_in_place(tmp_path):
-    """Numba checks a cached loop against ``loops.py`` alone; ``scalar.py`` holds the formulas."""
+    """Numba checks a cached loop against ``loops.py`` alone; ``optim.py`` holds Adagrad's formula."""
     copy = tmp_path / "src"
     shutil.copytree(ROOT / "minivae", copy / "minivae",
                     ignore=shutil.ignore_patterns("__pycache__", "data"))
@@ -87,10 +88,10 @@ def test_an_edit_to_a_kernel_formula_takes_effect_with_the_cache_in_place(tmp_pa
     first = _run(ADAGRAD, [], cache, cwd=copy)
     assert first.returncode == 0, first.stderr
     assert float(first.stdout) == pytest.approx(0.9)  # 1 - 0.1 * g / sqrt(g^2)
-    scalar = copy / "minivae" / "kernels" / "scalar.py"
-    source = scalar.read_text()
+    formulas = copy / "minivae" / "optim.py"
+    source = formulas.read_text()
     assert source.count("return G + g * g") == 1
-    scalar.write_text(source.replace("return G + g * g", "return G + 4.0 * g * g"))
+    formulas.write_text(source.replace("return G + g * g", "return G + 4.0 * g * g"))
     second = _run(ADAGRAD, [], cache, cwd=copy)
     assert second.returncode == 0, second.stderr
     assert float(second.stdout) == pytest.approx(0.95)  # 1 - 0.1 * g / sqrt(4 g^2)
@@ -99,7 +100,9 @@ def test_an_edit_to_a_kernel_formula_takes_effect_with_the_cache_in_place(tmp_pa
 def test_the_cache_stamp_covers_every_kernel_source(tmp_path):
     names = {p.name for p in diskcache.SOURCES}
     assert {"loops.py", "scalar.py", "vecmath.py", "diskcache.py"} <= names
-    assert names == {p.name for p in (ROOT / "minivae" / "kernels").glob("*.py")}
+    kernels = {p.name for p in (ROOT / "minivae" / "kernels").glob("*.py")}
+    assert names == kernels | {"activations.py", "gaussian.py", "likelihoods.py", "optim.py", "binarize.py"}
+    assert all(p.exists() for p in diskcache.SOURCES)
     files = [tmp_path / n for n in ("a.py", "b.py")]
     for f in files:
         f.write_text("x = 1\n")

@@ -8,6 +8,7 @@ import pytest
 
 from minivae import kernels
 from minivae.backend import BACKENDS, get_backend, set_backend, use_backend
+from minivae.datasets.binarize import _GAMMA
 from minivae.kernels import scalar
 
 RNG = np.random.default_rng(0)
@@ -261,7 +262,7 @@ def test_splitmix64_matches_the_published_stream():
     # (Vigna's splitmix64.c, state += gamma before mixing)
     z = np.uint64(1234567)
     with np.errstate(over="ignore"):  # uint64 scalars warn where the arithmetic wraps, by design
-        outs = [scalar.splitmix64(z + np.uint64(i) * scalar._GAMMA) for i in (1, 2, 3)]
+        outs = [scalar.splitmix64(z + np.uint64(i) * _GAMMA) for i in (1, 2, 3)]
     assert [int(o) for o in outs] == [6457827717110365317, 3203168211198807973, 9817491932198370423]
 
 

@@ -104,3 +104,44 @@ def binarize_fixed(X, seed: int = FIXED_BINARIZATION_SEED) -> np.ndarray:
         Entries 0.0 or 1.0.
     """
     return binarize(X, np.random.default_rng(seed))
+
+
+# -- Elementwise formulas, shared with the fused engine -------------------------------------
+# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# with Numba, so the compiled loops evaluate these very lines: they are written once.
+
+# Dynamic binarization: a counter-based stream, so that any row range can be drawn on its own.
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ONE, _S11, _S27, _S30, _S31 = (np.uint64(s) for s in (1, 11, 27, 30, 31))
+
+
+def splitmix64(z):
+    """SplitMix64's output function (Steele, Lea and Flood, 2014): a bijection of 64-bit words.
+    Applied to ``key + i * gamma`` for i = 1, 2, ... it gives the SplitMix64 stream of seed
+    ``key``; all arithmetic wraps modulo 2**64 (uint64 throughout)."""
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+def bernoulli_draw(x, key, i):
+    """Whether draw ``i`` (uint64, from 0) of seed ``key`` (uint64) comes up 1 with probability
+    ``x``: output ``i + 1`` of SplitMix64, cut to a 53-bit uniform ``u`` in [0, 1), and
+    ``u < x``."""
+    return (splitmix64(key + (i + _ONE) * _GAMMA) >> _S11) * 2.0 ** -53 < x
+
+
+def binarize_rows(X, key, out, rows=None):
+    """``out <-`` a Bernoulli sample of the grey values ``X[rows]`` (all rows by default), drawn
+    from the 64-bit seed ``key``: entry ``i`` of ``out`` in row-major order is 1 when the
+    ``i``-th uniform of the seed's SplitMix64 stream is below its grey value
+    (:func:`bernoulli_draw`). The fused engine's ``minivae.kernels.binarize`` draws the same bits."""
+    key, D = np.uint64(key), X.shape[1]
+    rows = np.arange(len(X)) if rows is None else np.asarray(rows)
+    step = max(1, 25_000 // max(D, 1))  # rows at a time: small temporaries
+    for lo in range(0, len(rows), step):
+        x = X[rows[lo:lo + step]]
+        i = np.arange(lo * D, lo * D + x.size, dtype=np.uint64).reshape(x.shape)
+        np.copyto(out[lo:lo + step], bernoulli_draw(x, key, i), casting="unsafe")
+    return out

@@ -1,12 +1,13 @@
 """Numba's on-disk cache for the compiled loops, kept fresh by every kernel source file.
 
 Numba checks a cached function against the file that defines it and nothing else (a hash of
-``loops.py``, or its time and size in older versions). The loops inline the formulas of
-``scalar.py`` and call the loops of ``vecmath.py``, so an edit there would leave the old machine
-code running until someone deleted the cache by hand. :func:`cached` gives a compiled loop a
-cache whose stamp also holds a hash of every ``.py`` file of this package and the vector-math
-ISA that :mod:`~minivae.kernels.vecmath` compiles in, so any edit to the kernels' source
-recompiles them on the next run.
+``loops.py``, or its time and size in older versions). The loops inline the formulas that
+``scalar.py`` registers (written in the teaching modules, :data:`FORMULA_MODULES`) and call the
+loops of ``vecmath.py``, so an edit there would leave the old machine code running until someone
+deleted the cache by hand. :func:`cached` gives a compiled loop a cache whose stamp also holds a
+hash of every ``.py`` file of this package and of the formula modules, and the vector-math ISA
+that :mod:`~minivae.kernels.vecmath` compiles in, so any edit to the kernels' source recompiles
+them on the next run.
 
 The cache goes where Numba would put it (``NUMBA_CACHE_DIR``, else ``__pycache__`` beside the
 source, else a user-wide folder). If this Numba's caching classes are not the ones this module
@@ -20,11 +21,16 @@ from . import vecmath
 
 __all__ = ["ENABLED", "SOURCES_HASH", "STAMP", "cached", "describe", "sources_hash"]
 
-SOURCES = tuple(sorted(Path(__file__).parent.glob("*.py")))
+FORMULA_MODULES = ("activations.py", "gaussian.py", "likelihoods.py", "optim.py", "datasets/binarize.py")
+"""The teaching modules whose formulas the compiled loops evaluate (:mod:`.scalar`), relative to
+the package's folder."""
+
+SOURCES = (tuple(sorted(Path(__file__).parent.glob("*.py")))
+           + tuple(Path(__file__).parents[1] / name for name in FORMULA_MODULES))
 
 
 def sources_hash(paths=SOURCES):
-    """SHA-256 over the names and contents of ``paths`` (by default, this package's sources)."""
+    """SHA-256 over the names and contents of ``paths`` (by default, :data:`SOURCES`)."""
     digest = hashlib.sha256()
     for path in paths:
         digest.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes() + b"\0")

@@ -139,7 +139,7 @@ class MCEMTrainer(Trainer):
             self._check_finite_mstep(loss, grads)
             if k == 0:
                 mean_log_joint = float(np.mean(log_joint))
-            self.opt_state = self.optimizer.update(theta, grads, self.opt_state, decay=decay)
+            self._update(theta, grads, decay)
         self.samples += M
         return mean_log_joint
 

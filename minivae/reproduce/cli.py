@@ -7,8 +7,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from ..argtypes import (UsageError, add_appendix_d_options, count, positive_count, run_dir,
-                        step_size)
+from ..argtypes import (UsageError, add_appendix_d_options, add_engine_option, count,
+                        positive_count, run_dir, step_size)
 from ..progress import format_seconds
 from ..wakesleep import ALGORITHMS
 from .appendix import APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold, reproduce_samples
@@ -247,6 +247,8 @@ caps it on the large set.""",
     p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.set_defaults(func=lambda args: _timed(_samples, args))
     _add_iwae(sub)
+    for p in sub.choices.values():
+        add_engine_option(p)
     return parser
 
 

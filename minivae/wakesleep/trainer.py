@@ -67,7 +67,7 @@ class WakeSleepTrainer(Trainer):
             for name, g in log_prior_backward(-1.0 / len(self.X_train), prior_cache).items():
                 grads[name] += g
         self._check_finite_step(wake_loss, sleep_loss, grads)
-        self.opt_state = self.optimizer.update(model.params, grads, self.opt_state)
+        self._update(model.params, grads)
         self.samples += M
         return float(bound.mean())
 
