@@ -68,7 +68,7 @@ def add_appendix_d_options(parser, leapfrog_help="leapfrog steps per HMC move (d
 
 
 def add_engine_option(p):
-    """``--engine fused|reference`` (:mod:`minivae.engine`), for the commands that train or evaluate."""
+    """``--engine fused|reference`` (:mod:`minivae.engines`), for the commands that train or evaluate."""
     p.add_argument("--engine", choices=["fused", "reference"], default="fused",
                    help="fused (default): compiled kernels, fast; reference: the readable "
                         "forward/backward pairs and optimizer a student reads (no Numba, slower). "

@@ -22,7 +22,7 @@ from .activations import ACTIVATIONS
 from .argtypes import (UsageError, add_appendix_d_options, add_engine_option, count,
                        positive_count, run_dir, step_size)
 from .datasets import binarize_fixed
-from .engine import ENGINES, use_engine
+from .engines import use_engine
 from .estimators import ESTIMATORS
 from .evaluation import mean_bound
 from .marginal.appendix_d import appendix_d_log_px

@@ -1,52 +1,21 @@
-r"""Engines: what runs a training step and an evaluation, with the same model and the same numbers.
+r"""The reference engine: one training step and the bound, composed of the readable code.
 
 An engine takes a minibatch, its noise and the optimizer state, and returns the loss and the new
 state, having updated the model's parameters in place; it also evaluates the bound per datapoint.
-Two engines exist, and a run chooses one by name (``Trainer(..., engine=...)``,
-``minivae train --engine``):
+This one runs :meth:`minivae.VAE.loss_and_grads`, which composes the readable forward/backward
+pairs (layers, activations, sampler, KL, likelihoods, estimators), and the readable NumPy step of
+:mod:`minivae.optim`. Nothing else runs, and it imports no Numba: a change to any of those
+functions changes training (``tests/test_engines.py`` plants bugs to show it).
 
-``"reference"``
-    The code a student reads: :meth:`minivae.VAE.loss_and_grads`, which composes the readable
-    forward/backward pairs (layers, activations, sampler, KL, likelihoods, estimators), and the
-    readable NumPy step of :mod:`minivae.optim`. Nothing else runs, and it imports no Numba: a
-    change to any of those functions changes training.
-``"fused"``
-    The fast wing (:mod:`minivae.fusedengine`): the estimator-B step fused into compiled kernels
-    (:mod:`minivae.fastpath`), the update as one kernel over all parameters
-    (:mod:`minivae.fusedupdate`). It loads Numba on first use. Estimator A, other latent families
-    and optimizers the kernels do not know go through the readable model and optimizer.
-
-Both draw the same random numbers in the same order (the dynamic binarization too), so in float64
-the two histories agree to round-off (``tests/test_engines.py``).
+The fused engine (:mod:`minivae.fusedengine`) has the same interface and draws the same random
+numbers in the same order, so in float64 the two histories agree to round-off; a run picks one
+by name (:mod:`minivae.engines`).
 """
-import contextlib
-
 import numpy as np
 
 from .datasets.binarize import binarize_rows
 
-__all__ = ["ENGINES", "NonFinite", "ReferenceEngine", "check_engine", "default_engine",
-           "make_engine", "use_engine"]
-
-ENGINES = ("fused", "reference")
-_default = {"name": "fused"}
-
-
-def default_engine():
-    """The engine a :class:`~minivae.Trainer` or an evaluation uses when given none: ``"fused"``,
-    unless :func:`use_engine` says otherwise (the command line's ``--engine`` does)."""
-    return _default["name"]
-
-
-@contextlib.contextmanager
-def use_engine(name):
-    """Make ``name`` the default engine inside a ``with`` block."""
-    before, _default["name"] = _default["name"], check_engine(name)
-    try:
-        yield
-    finally:
-        _default["name"] = before
-
+__all__ = ["NonFinite", "ReferenceEngine"]
 
 class NonFinite(FloatingPointError):
     """A step's loss or gradient went non-finite; raised before the parameters change.
@@ -55,22 +24,6 @@ class NonFinite(FloatingPointError):
     def __init__(self, what, tensors=()):
         self.what, self.tensors = what, list(tensors)
         super().__init__(what, self.tensors)
-
-
-def check_engine(name):
-    """``name`` if it names an engine, else ``ValueError`` listing them."""
-    if not isinstance(name, str) or name not in ENGINES:
-        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(map(repr, ENGINES))}")
-    return name
-
-
-def make_engine(name, model, optimizer=None):
-    """The engine called ``name`` (:data:`ENGINES`; ``None``: :func:`default_engine`) for
-    ``model`` and ``optimizer``."""
-    if check_engine(default_engine() if name is None else name) == "reference":
-        return ReferenceEngine(model, optimizer)
-    from .fusedengine import FusedEngine  # the fast wing, and Numba, load on first use
-    return FusedEngine(model, optimizer)
 
 
 class ReferenceEngine:

@@ -6,7 +6,7 @@ noise from its own generator so that it never disturbs the training noise stream
 """
 import numpy as np
 
-from .engine import make_engine
+from .engines import make_engine
 from .estimators import check_estimator
 from .validation import check_positive_int
 
@@ -25,8 +25,8 @@ def bound_per_datapoint(model, X, L=1, estimator="B", batch_size=1000, rng=None,
     batch_size : int, rows per forward pass; it bounds memory, and with a seeded ``rng`` the
         noise (and so the result) is reproducible for a fixed batch size
     rng : numpy.random.Generator, default ``default_rng(0)``
-    engine : ``"fused"`` or ``"reference"`` (:mod:`minivae.engine`), an engine object, or
-        ``None`` for :func:`minivae.engine.default_engine`
+    engine : ``"fused"`` or ``"reference"`` (:mod:`minivae.engines`), an engine object, or
+        ``None`` for :func:`minivae.engines.default_engine`
 
     Returns
     -------

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .datasets import binarize_fixed, check_binarization
-from .engine import NonFinite, check_engine, default_engine, make_engine
+from .engine import NonFinite
+from .engines import check_engine, default_engine, make_engine
 from .estimators import check_estimator
 from .evaluation import mean_bound
 from .optim import Adagrad
@@ -162,9 +163,9 @@ class Trainer:
     eval_L : int, samples per datapoint when evaluating
     callbacks : list of :class:`Callback` or functions ``f(trainer, record)``
     engine : ``"fused"`` (compiled kernels, fast) or ``"reference"`` (the readable
-        forward/backward pairs and optimizer, nothing else; no Numba); see :mod:`minivae.engine`.
+        forward/backward pairs and optimizer, nothing else; no Numba); see :mod:`minivae.engines`.
         In float64 the two give the same history to round-off. Default:
-        :func:`minivae.engine.default_engine`, ``"fused"`` unless set otherwise.
+        :func:`minivae.engines.default_engine`, ``"fused"`` unless set otherwise.
     """
 
     def __init__(self, model, X_train, X_test=None, optimizer=None, batch_size=100, L=1,

@@ -1,4 +1,4 @@
-"""The two engines (minivae.engine): the reference engine runs the readable code and nothing
+"""The two engines (minivae.engines): the reference engine runs the readable code and nothing
 else, imports no Numba, and agrees with the fused engine to float64 round-off."""
 import os
 import shutil
@@ -12,7 +12,7 @@ import pytest
 from minivae import VAE, Trainer
 from minivae.datasets import load_mnist
 from minivae.datasets.binarize import binarize_rows
-from minivae.engine import check_engine, use_engine
+from minivae.engines import check_engine, use_engine
 from minivae.optim import SGD, Adagrad, Adam
 
 ROOT = Path(__file__).resolve().parents[1]
