@@ -10,7 +10,7 @@ from minivae.cli import main
 from minivae.mcem import MCEMTrainer
 from minivae.reproduce import fig3
 from minivae.reproduce.fig3 import reproduce_fig3
-from minivae.reproduce.fig3_run import Fig3Spec, MarginalSettings, train_fig3_run
+from minivae.reproduce.fig3_run import MarginalSettings, fig3_spec, train_fig3_run
 from minivae.runlock import RunLocked, lock_run
 from minivae.reproduce.runs import load_data
 from minivae.training import Trainer
@@ -84,7 +84,7 @@ def test_fig3_refuses_a_directory_with_other_settings(fig3_dir):
 
 
 def test_a_fig3_run_directory_in_use_is_refused(tmp_path):
-    spec = Fig3Spec(300, "aevb", n_hidden=8)
+    spec = fig3_spec(300, "aevb", n_hidden=8)
     data = _small("mnist")
     with lock_run(spec.directory(tmp_path)):
         with pytest.raises(RunLocked, match="in use"):
@@ -93,7 +93,7 @@ def test_a_fig3_run_directory_in_use_is_refused(tmp_path):
 
 def test_fig3_spec_and_arguments_are_checked():
     with pytest.raises(ValueError, match="unknown algorithm"):
-        Fig3Spec(1000, "gibbs")
+        fig3_spec(1000, "gibbs")
     with pytest.raises(ValueError, match="training images"):
         reproduce_fig3("unused", **dict(TINY, train_sizes=(5000,)))
 

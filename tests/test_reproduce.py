@@ -166,7 +166,7 @@ def test_fig2_on_frey_face_uses_the_gaussian_decoder(tmp_path):
     assert len(result["runs"]) == 2
     assert all(np.isfinite(r["history"][-1]["test_bound"]) for r in result["runs"])
     meta = checkpoint.read_meta(tmp_path / "frey/J2/wakesleep/lr0.1")
-    assert meta["model"]["decoder"] == "gaussian" and meta["extra"]["algorithm"] == "wakesleep"
+    assert meta["model"]["decoder"] == "gaussian" and meta["algorithm"] == "wakesleep"
 
 
 def test_fig2_refuses_a_directory_with_other_settings(tmp_path, capsys):
