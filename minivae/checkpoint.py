@@ -472,6 +472,9 @@ def restore_trainer(directory, X_train, X_test=None, callbacks=(), algorithm=Non
         for a damaged checkpoint, or an algorithm no loaded trainer class defines (import
         :mod:`minivae.wakesleep` or :mod:`minivae.mcem` to add theirs)
     """
+    if algorithm is not None and algorithm not in TRAINERS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of "
+                         f"{', '.join(sorted(TRAINERS))}")
     ckpt = load(directory)
     path = Path(directory) / FILE
     if ckpt.trainer is None:

@@ -136,7 +136,7 @@ def test_bad_shapes_are_reported():
     with pytest.raises(ValueError, match="unknown decoder"):
         draw_dream_noise(rng, 2, 3, 12, "poisson")
     with pytest.raises(ValueError, match="unknown algorithm"):
-        restore("anywhere", X, algorithm="sleepwalk")
+        checkpoint.restore_trainer("anywhere", X, algorithm="sleepwalk")
 
 
 # -- training -----------------------------------------------------------------------------------
