@@ -501,9 +501,10 @@ def restore_trainer(directory, X_train, X_test=None, callbacks=(), algorithm=Non
 
 def _trainer_class(name, path):
     if name not in TRAINERS:
+        loaded = ", ".join(sorted(TRAINERS))
         raise _error(path, "algorithm", f"is {name!r}, which no loaded trainer class defines "
-                                        f"(loaded: {', '.join(sorted(TRAINERS))}; minivae.wakesleep "
-                                        f"and minivae.mcem add theirs when imported)")
+                                        f"(loaded: {loaded}; minivae.wakesleep and minivae.mcem "
+                                        f"add theirs when imported)")
     return TRAINERS[name]
 
 

@@ -57,8 +57,8 @@ class _Writer(Callback):
         atomicfile.write_json(self.out / "history.json", trainer.history_dicts())
 
 
-TRAIN_DEFAULTS = {"algorithm": "aevb", "dataset": "mnist", "activation": "tanh", "dtype": "float64",
-                  "samples": 1_000_000, "optimizer": "adagrad", "batch_size": 100, "L": 1,
+TRAIN_DEFAULTS = {"algorithm": "aevb", "dataset": "mnist", "activation": "tanh",
+                  "dtype": "float64", "samples": 1_000_000, "optimizer": "adagrad", "batch_size": 100, "L": 1,
                   "estimator": "B", "binarization": None, "no_weight_prior": False, "seed": 0,
                   "eval_train_size": 10_000}
 """``minivae train``'s defaults where the dataset does not set them (``--n-hidden``, ``--n-latent``
@@ -202,8 +202,7 @@ def _saved_settings(ckpt):
     model, config = ckpt.model, ckpt.trainer["config"]
     own = {name: config.get(name) for name in MCEM_OPTIONS} if ckpt.algorithm == "mcem" else {}
     return {"algorithm": ckpt.algorithm, **own, "dataset": ckpt.extra.get("dataset"),
-            "n_latent": model.n_latent,
-            "n_hidden": list(model.n_hidden), "activation": model.activation,
+            "n_latent": model.n_latent, "n_hidden": list(model.n_hidden), "activation": model.activation,
             "dtype": model.dtype.name, "optimizer": ckpt.optimizer.name,
             "batch_size": config["batch_size"], "L": config["L"],
             "estimator": config["estimator"], "binarization": config["binarization"],
@@ -346,7 +345,7 @@ def _train(args):
     if not args.quiet:
         trainer.callbacks.append(ProgressPrinter(samples, eval_every=eval_every))
     trainer.callbacks.append(guard)  # last: it may end the run once the others have seen a step
-    name = ALGORITHMS[trainer.algorithm]
+    name = ALGORITHMS.get(trainer.algorithm, trainer.algorithm)
     if not args.quiet:
         print(f"training {trainer.model!r} with {name}\n  {trainer.optimizer!r}, "
               f"{trainer.config()}\n  engine: {trainer.engine}", file=sys.stderr)

@@ -394,7 +394,8 @@ def test_resume_refuses_a_run_of_minivae_reproduce(frey_run, tmp_path, capsys):
     frey = get_preset("frey")
     trainer = checkpoint.restore_trainer(frey_run, frey.load("train"), frey.load("test"))
     run = tmp_path / "wakesleep"
-    checkpoint.save(run, trainer.model, trainer, extra={"dataset": "frey", "experiment": "reproduce"})
+    checkpoint.save(run, trainer.model, trainer,
+                    extra={"dataset": "frey", "experiment": "reproduce"})
     assert "minivae reproduce" in _refused(["train", "--resume", str(run)], capsys)
 
 

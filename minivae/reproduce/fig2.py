@@ -154,7 +154,8 @@ def reproduce_fig2(dataset, out="runs/fig2", samples=FULL_SAMPLES, latents=None,
         round_to_batches(min(pilot_samples, samples), BATCH_SIZE)
     for algo in algorithms:
         if algo not in FIG2_ALGORITHMS:
-            raise ValueError(f"unknown algorithm {algo!r}; choose from {', '.join(FIG2_ALGORITHMS)}")
+            raise ValueError(f"unknown algorithm {algo!r}; choose from "
+                             f"{', '.join(FIG2_ALGORITHMS)}")
     out = Path(out)
     data = load_data(dataset)
     runs = []

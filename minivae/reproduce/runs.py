@@ -3,8 +3,8 @@
 A run (:class:`~minivae.reproduce.spec.RunSpec`) trains one :class:`~minivae.VAE` with one
 update rule (AEVB or wake-sleep) and one Adagrad step size, with the paper's settings
 (:func:`~minivae.reproduce.spec.new_trainer`), and evaluates the train and test bound at the
-log-spaced points of :func:`~minivae.reproduce.schedule.log_schedule`. After every evaluation it writes
-``checkpoint.npz`` (:mod:`minivae.checkpoint`, no pickle) and ``history.json``, so an
+log-spaced points of :func:`~minivae.reproduce.schedule.log_schedule`. After every evaluation it
+writes ``checkpoint.npz`` (:mod:`minivae.checkpoint`, no pickle) and ``history.json``, so an
 interrupted run continues exactly where it stopped, and a run that already reached its budget is
 not trained again. A run whose loss becomes non-finite writes
 ``status.json`` and counts as finished (re-running it would diverge the same way).
