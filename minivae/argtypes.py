@@ -7,7 +7,7 @@ import argparse
 import math
 from pathlib import Path
 
-__all__ = ["UsageError", "count", "positive_count", "step_size", "run_dir",
+__all__ = ["UsageError", "count", "positive_count", "step_size", "open_unit", "run_dir",
            "add_appendix_d_options"]
 
 
@@ -44,6 +44,14 @@ def step_size(text):
     value = _number(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"a step size must be a positive number, got {text!r}")
+    return value
+
+
+def open_unit(text):
+    """A number strictly between 0 and 1 (a target acceptance rate)."""
+    value = _number(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number strictly between 0 and 1, got {text!r}")
     return value
 
 

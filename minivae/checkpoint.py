@@ -6,13 +6,20 @@ A checkpoint is one file, ``DIR/checkpoint.npz``, holding
 * ``opt/<name>/<slot>`` -- the optimizer's state (e.g. Adagrad's ``sum_sq``) once it has taken
   a step;
 * ``perm`` -- the current epoch's minibatch order;
-* ``extra/<name>`` -- arrays a trainer adds (MCEM's chains);
-* ``meta`` -- everything else, as UTF-8 strict JSON in a ``uint8`` array: the model's
+* ``extra/<name>`` -- the arrays of the training algorithm's own state
+  (:meth:`~minivae.training.Trainer.extra_arrays`: MCEM's chains) and any a caller adds;
+* ``meta`` -- everything else, as UTF-8 strict JSON in a ``uint8`` array: the training
+  ``algorithm`` (``"aevb"``, ``"wakesleep"``, ``"mcem"``: a key of
+  :data:`minivae.training.TRAINERS`; ``null`` for a model saved without a trainer), the model's
   constructor arguments (its latent family too; a checkpoint without one is of the Gaussian
-  family), the optimizer's name and settings, the trainer's settings, samples
-  seen, the position in ``perm``, wall time, the random generator's state, the history, and any
-  ``extra`` metadata (e.g. the dataset name). Read it by hand with
+  family), the optimizer's name and settings, the trainer's settings (the algorithm's own among
+  them, e.g. MCEM's ``n_leapfrog``), samples seen, the position in ``perm``, wall time, the
+  random generator's state, the history, and any ``extra`` metadata (e.g. the dataset name).
+  Read it by hand with
   ``json.loads(np.load("DIR/checkpoint.npz")["meta"].tobytes())``.
+
+:func:`restore_trainer` rebuilds the trainer of the recorded algorithm, whatever it is, and
+continues it bit for bit.
 
 One file is the unit: it is written to ``checkpoint.npz.tmp``, fsynced and renamed over the old
 one (:func:`minivae.atomicfile.replace`), so a crash at any instant leaves the old checkpoint or
@@ -26,9 +33,12 @@ every metadata field's type. Anything else raises :class:`CheckpointError`, one 
 file and the field. :func:`save` runs the same checks first, so it never writes a checkpoint
 that :func:`load` would refuse (a diverged model, say). Loading uses ``allow_pickle=False``.
 
-The older two-file format (``minivae-checkpoint-1``: the arrays in ``checkpoint.npz``, the
-metadata in ``checkpoint.json``) still loads; saving over it writes one file and removes
-``checkpoint.json``.
+Older checkpoints still load. The two-file format (``minivae-checkpoint-1``: the arrays in
+``checkpoint.npz``, the metadata in ``checkpoint.json``): saving over it writes one file and
+removes ``checkpoint.json``. Checkpoints without ``meta.algorithm`` name it in
+``extra.algorithm`` (as the reproductions and MCEM's saver did), or are AEVB runs. MCEM runs
+saved before the extra arrays kept the chains beside the checkpoint, in ``mcem_chains.npz`` with
+the ``samples`` count they belong to; :func:`load` reads them from there, and saving removes it.
 """
 import zipfile
 import zlib
@@ -41,7 +51,7 @@ import numpy as np
 from . import atomicfile
 from .model import VAE
 from .optim import make_optimizer
-from .training import Record, Trainer
+from .training import TRAINERS, Record
 
 __all__ = ["FORMAT", "FILE", "Checkpoint", "CheckpointError", "save", "load", "read_meta",
            "exists", "restore_trainer", "resume", "check_array", "check_opt_state"]
@@ -49,6 +59,7 @@ __all__ = ["FORMAT", "FILE", "Checkpoint", "CheckpointError", "save", "load", "r
 FORMAT = "minivae-checkpoint-2"
 FILE = "checkpoint.npz"
 _OLD_FORMAT, _OLD_JSON = "minivae-checkpoint-1", "checkpoint.json"
+_OLD_EXTRA = "mcem_chains.npz"
 
 
 class CheckpointError(ValueError):
@@ -63,7 +74,9 @@ class Checkpoint(NamedTuple):
     trainer: dict | None
     extra: dict
     arrays: dict
-    """The ``extra`` arrays given to :func:`save`, by name."""
+    """The ``extra`` arrays (the trainer's and those given to :func:`save`), by name."""
+    algorithm: str | None
+    """The training algorithm (``None`` for a model saved without a trainer)."""
 
 
 def _error(path, field, problem):
@@ -131,6 +144,23 @@ def _check_trainer_meta(t, path):
     _check_history(_get(t, "history", (list,), path, p), path)
 
 
+def _algorithm(meta, path):
+    """The recorded algorithm; for a checkpoint older than ``meta.algorithm``, the one its
+    ``extra.algorithm`` names, else ``"aevb"`` (the only one that did not write it)."""
+    if "algorithm" in meta:
+        name = _get(meta, "algorithm", (str, type(None)), path)
+    elif meta["trainer"] is None:
+        return None
+    else:
+        name = _get(meta["extra"], "algorithm", (str,), path, "extra.") \
+            if "algorithm" in meta["extra"] else "aevb"
+    if (name is None) != (meta["trainer"] is None):
+        raise _error(path, "algorithm", "must be given with a trainer and null without one")
+    if name is not None and not name:
+        raise _error(path, "algorithm", "must name an algorithm, got ''")
+    return name
+
+
 def _check_meta(meta, path, expected=FORMAT):
     if not isinstance(meta, dict):
         raise _error(path, "meta", f"must be a JSON object, got {type(meta).__name__}: not a "
@@ -146,6 +176,7 @@ def _check_meta(meta, path, expected=FORMAT):
     if optimizer is not None:
         _get(optimizer, "name", (str,), path, "optimizer.")
         _check_trainer_meta(trainer, path)
+    meta["algorithm"] = _algorithm(meta, path)
     return meta
 
 
@@ -296,7 +327,8 @@ def save(directory, model, trainer=None, extra=None, arrays=None):
     ----------
     directory : str or Path, created if missing
     model : VAE
-    trainer : Trainer, optional
+    trainer : Trainer (or a subclass: its ``algorithm`` and :meth:`extra_arrays` are saved too),
+        optional
     extra : dict, optional, JSON-ready metadata (e.g. the dataset's name)
     arrays : dict of ndarray, optional, more arrays to store (returned as ``Checkpoint.arrays``)
 
@@ -319,9 +351,11 @@ def save(directory, model, trainer=None, extra=None, arrays=None):
         config = model.config()
     except ValueError as exc:  # a latent family that cannot be recorded
         raise CheckpointError(f"{path}: cannot save: {exc}") from None
-    meta = {"format": FORMAT, "model": config, "extra": extra or {}, "trainer": None,
-            "optimizer": None}
+    meta = {"format": FORMAT, "algorithm": None, "model": config, "extra": extra or {},
+            "trainer": None, "optimizer": None}
     if trainer is not None:
+        out.update(_own_arrays(trainer, extra or {}, arrays or {}, path))
+        meta["algorithm"] = trainer.algorithm
         for name, slots in (trainer.opt_state or {}).items():
             out.update({f"opt/{name}/{slot}": a for slot, a in slots.items()})
         out["perm"] = trainer.perm
@@ -342,7 +376,38 @@ def save(directory, model, trainer=None, extra=None, arrays=None):
     directory.mkdir(parents=True, exist_ok=True)
     atomicfile.replace(path, lambda f: np.savez(f, **out))
     (directory / _OLD_JSON).unlink(missing_ok=True)   # an older format's metadata, now stale
+    (directory / _OLD_EXTRA).unlink(missing_ok=True)  # an older format's extra arrays, now stale
     return directory
+
+
+def _own_arrays(trainer, extra, arrays, path):
+    """The trainer's :meth:`extra_arrays` as ``extra/<name>`` entries, checked finite; refuse a
+    caller's array of the same name, or an ``extra.algorithm`` that contradicts the trainer's."""
+    if extra.get("algorithm", trainer.algorithm) != trainer.algorithm:
+        raise _error(path, "extra.algorithm", f"is {extra['algorithm']!r}, but the trainer is "
+                                              f"a {trainer.algorithm!r} one")
+    own = trainer.extra_arrays()
+    for name, a in own.items():
+        if name in arrays:
+            raise _error(path, f"extra/{name}", f"is the {trainer.algorithm} trainer's own; "
+                                                f"give the other array another name")
+        check_array(np.asarray(a), np.asarray(a), f"extra/{name}", path)
+    return {f"extra/{name}": np.asarray(a) for name, a in own.items()}
+
+
+def _old_extra(directory, trainer):
+    """The extra arrays that runs saved before they went into the checkpoint file kept beside
+    it (MCEM's chains), or ``{}``."""
+    old = directory / _OLD_EXTRA
+    if trainer is None or not old.is_file():
+        return {}
+    arrays = _read_arrays(old)
+    samples = arrays.pop("samples", np.zeros(0))
+    if samples.shape != () or int(samples) != trainer["samples"]:
+        raise _error(old, "samples", f"is {samples}, but {FILE} is at {trainer['samples']} "
+                                     f"samples: the save was interrupted; resume from an "
+                                     f"earlier copy")
+    return arrays
 
 
 def load(directory):
@@ -353,9 +418,9 @@ def load(directory):
     Checkpoint
         ``model`` with the saved parameters (its own generator, used by ``elbo`` when given no
         ``eps``, restarts from the model's seed; the trainer's generator is restored exactly);
-        ``optimizer``/``opt_state``/``trainer`` are ``None`` for a model saved without a
-        trainer; ``opt_state`` has an entry per parameter, empty for parameters the optimizer
-        has not updated.
+        ``optimizer``/``opt_state``/``trainer``/``algorithm`` are ``None`` for a model saved
+        without a trainer; ``opt_state`` has an entry per parameter, empty for parameters the
+        optimizer has not updated.
 
     Raises
     ------
@@ -373,7 +438,9 @@ def load(directory):
     for name, p in model.params.items():
         p[...] = params[name]
     trainer = meta["trainer"] and {**meta["trainer"], "perm": perm}
-    return Checkpoint(model, optimizer, opt_state, trainer, meta["extra"], extra_arrays)
+    extra_arrays = extra_arrays or _old_extra(path.parent, trainer)
+    return Checkpoint(model, optimizer, opt_state, trainer, meta["extra"], extra_arrays,
+                      meta["algorithm"])
 
 
 def check_opt_state(ckpt, names, path):
@@ -387,38 +454,82 @@ def check_opt_state(ckpt, names, path):
             raise _error(path, f"opt/{name}/{missing[0]}", "is missing")
 
 
-def restore_trainer(directory, X_train, X_test=None, callbacks=()):
-    """Rebuild the :class:`~minivae.training.Trainer` saved in ``directory`` to continue training.
+def restore_trainer(directory, X_train, X_test=None, callbacks=(), algorithm=None):
+    """Rebuild the trainer saved in ``directory``, of the algorithm it records (a
+    :class:`~minivae.training.Trainer` for AEVB, a ``WakeSleepTrainer``, an ``MCEMTrainer``), to
+    continue training.
 
     The data must be the same as when it was saved; the trainer then continues exactly where
-    it stopped (same minibatch order and noise as an uninterrupted run).
+    it stopped (same minibatch order, noise and algorithm state as an uninterrupted run).
+
+    Parameters
+    ----------
+    directory : str or Path
+    X_train, X_test : the data, as given to the trainer that was saved
+    callbacks : list, as for :class:`~minivae.training.Trainer`
+    algorithm : str, optional, the algorithm expected: a run of another one is refused
+
+    Raises
+    ------
+    ValueError
+        for a checkpoint without training state, other data, or another ``algorithm``
+    CheckpointError
+        for a damaged checkpoint, or an algorithm no loaded trainer class defines (import
+        :mod:`minivae.wakesleep` or :mod:`minivae.mcem` to add theirs)
     """
+    if algorithm is not None and algorithm not in TRAINERS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of "
+                         f"{', '.join(sorted(TRAINERS))}")
     ckpt = load(directory)
     path = Path(directory) / FILE
     if ckpt.trainer is None:
         raise ValueError(f"{directory} holds a model without training state; nothing to resume")
-    if ckpt.extra.get("algorithm") == "mcem":  # its chains and settings need their own restore
-        raise ValueError(f"{directory} holds an MCEM run; restore it with minivae.mcem.restore_mcem")
-    check_opt_state(ckpt, ckpt.model.params, path)
-    state = ckpt.trainer
-    config = dict(state["config"])
+    if algorithm is not None and algorithm != ckpt.algorithm:
+        raise ValueError(f"{directory} holds a run of algorithm {ckpt.algorithm!r}, not "
+                         f"{algorithm!r}")
+    cls = _trainer_class(ckpt.algorithm, path)
+    config = dict(ckpt.trainer["config"])
     n_train = config.pop("n_train")
     if len(X_train) != n_train:
         raise ValueError(f"the checkpoint was trained on {n_train} rows, got {len(X_train)}")
     try:
-        trainer = Trainer(ckpt.model, X_train, X_test, optimizer=ckpt.optimizer,
-                          callbacks=callbacks, **config)
+        trainer = cls(ckpt.model, X_train, X_test, optimizer=ckpt.optimizer,
+                      callbacks=callbacks, **config)
     except TypeError as exc:
-        raise _error(path, "trainer.config", f"does not describe a Trainer ({exc})") from None
+        raise _error(path, "trainer.config", f"does not describe a {cls.__name__} "
+                                             f"({exc})") from None
+    check_opt_state(ckpt, trainer.optimized_params(), path)
+    trainer.restore_extra(_checked_extra(trainer, ckpt.arrays, path))
     resume(trainer, ckpt)
     return trainer
 
 
+def _trainer_class(name, path):
+    if name not in TRAINERS:
+        loaded = ", ".join(sorted(TRAINERS))
+        raise _error(path, "algorithm", f"is {name!r}, which no loaded trainer class defines "
+                                        f"(loaded: {loaded}; minivae.wakesleep and minivae.mcem "
+                                        f"add theirs when imported)")
+    return TRAINERS[name]
+
+
+def _checked_extra(trainer, arrays, path):
+    """The trainer's own extra arrays, each as the trainer's :meth:`extra_arrays` has it."""
+    own = trainer.extra_arrays()
+    for name, like in own.items():
+        if name not in arrays:
+            raise _error(path, f"extra/{name}", f"is missing (the {trainer.algorithm} trainer's "
+                                                f"state)")
+        check_array(arrays[name], np.asarray(like), f"extra/{name}", path)
+    return {name: arrays[name] for name in own}
+
+
 def resume(trainer, ckpt):
     """Set ``trainer``'s progress (samples, position, order, generator, history, wall time and
-    optimizer state) to the checked ``ckpt``'s."""
+    the optimizer state of its :meth:`optimized_params`) to the checked ``ckpt``'s."""
     state = ckpt.trainer
-    trainer.opt_state = ckpt.opt_state
+    trainer.opt_state = None if ckpt.opt_state is None else {
+        name: ckpt.opt_state[name] for name in trainer.optimized_params()}
     trainer.samples, trainer.pos, trainer.wall_time = state["samples"], state["pos"], state["wall_time"]
     trainer.perm = state["perm"]
     trainer.rng.bit_generator.state = state["rng_state"]

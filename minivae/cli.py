@@ -5,6 +5,7 @@ Run ``minivae --help`` or ``minivae COMMAND --help`` for the options.
 import argparse
 import errno
 import importlib.metadata
+import inspect
 import os
 import shlex
 import sys
@@ -20,7 +21,7 @@ import numpy as np
 from . import atomicfile, checkpoint
 from .activations import ACTIVATIONS
 from .argtypes import (UsageError, add_appendix_d_options, add_engine_option, count,
-                       positive_count, run_dir, step_size)
+                       open_unit, positive_count, run_dir, step_size)
 from .datasets import binarize_fixed
 from .engines import use_engine
 from .estimators import ESTIMATORS
@@ -28,6 +29,7 @@ from .evaluation import mean_bound
 from .marginal.appendix_d import appendix_d_log_px
 from .latent import LATENT_FAMILIES
 from .marginal.importance import importance_log_px
+from .mcem import MCEMTrainer  # importing it defines the "mcem" algorithm
 from .model import VAE
 from .modelcheck import check_model_gradients
 from .optim import OPTIMIZERS, make_optimizer
@@ -37,7 +39,8 @@ from .interrupt import StopRequest
 from .progress import ProgressPrinter, format_seconds
 from .reproduce.cli import add_reproduce_commands
 from .runlock import RunLocked, lock_run
-from .training import Callback, Diverged, Trainer
+from .training import TRAINERS, Callback, Diverged
+from .wakesleep import WakeSleepTrainer  # noqa: F401  (defines the "wakesleep" algorithm)
 
 __all__ = ["main", "build_parser"]
 
@@ -55,8 +58,8 @@ class _Writer(Callback):
         atomicfile.write_json(self.out / "history.json", trainer.history_dicts())
 
 
-TRAIN_DEFAULTS = {"dataset": "mnist", "activation": "tanh", "dtype": "float64",
-                  "samples": 1_000_000, "optimizer": "adagrad", "batch_size": 100, "L": 1,
+TRAIN_DEFAULTS = {"algorithm": "aevb", "dataset": "mnist", "activation": "tanh",
+                  "dtype": "float64", "samples": 1_000_000, "optimizer": "adagrad", "batch_size": 100, "L": 1,
                   "estimator": "B", "binarization": None, "no_weight_prior": False, "seed": 0,
                   "eval_train_size": 10_000, "family": "gaussian"}
 """``minivae train``'s defaults where the dataset does not set them (``--n-hidden``, ``--n-latent``
@@ -66,6 +69,25 @@ resumed run can tell a flag given from one left out."""
 
 RESUME_CHANGES = ("samples", "lr", "eval_every")
 """The options a resumed run may change; every other one must match the run's setting."""
+
+ALGORITHMS = {"aevb": "AEVB", "wakesleep": "wake-sleep", "mcem": "MCEM"}
+"""``--algorithm``'s choices (the trainers of Fig. 2 and 3, :data:`minivae.training.TRAINERS`)
+and how the output names them."""
+
+MCEM_OPTIONS = {
+    "n_leapfrog": (positive_count, "leapfrog steps of each chain's HMC transition per visit"),
+    "n_updates": (positive_count, "optimizer steps on the sampled z per minibatch"),
+    "target_accept": (open_unit, "acceptance rate each chain's step size is tuned to"),
+    "initial_step_size": (step_size, "every chain's leapfrog step size before adaptation"),
+    "marginal_eval_size": (positive_count, "training and test rows whose App. D log p(x) each "
+                                           "evaluation averages"),
+}
+"""The options of ``--algorithm mcem`` only: :class:`~minivae.mcem.MCEMTrainer`'s own settings
+(its defaults are the help's), as type and help."""
+
+
+def _mcem_default(name):
+    return inspect.signature(MCEMTrainer).parameters[name].default
 
 
 def _flag(name):
@@ -138,6 +160,8 @@ def _new_run(args):
         raise UsageError(f"--eval-train-size {eval_train_size:,} is larger than the training set "
                          f"({n_train:,} images)")
     seed = _given_or_default(args, "seed")
+    algorithm = _given_or_default(args, "algorithm")
+    _check_algorithm_options(args, algorithm)
     model = VAE(preset.image_shape[0] * preset.image_shape[1],
                 args.n_hidden or [preset.n_hidden],
                 preset.n_latent if args.n_latent is None else args.n_latent,
@@ -145,13 +169,23 @@ def _new_run(args):
                 seed=seed, dtype=_given_or_default(args, "dtype"), family=family)
     optimizer = make_optimizer(_given_or_default(args, "optimizer"),
                                lr=preset.lr if args.lr is None else args.lr)
-    trainer = Trainer(model, X_train, X_test, optimizer=optimizer, batch_size=batch_size,
-                      L=_given_or_default(args, "L"), estimator=estimator,
-                      weight_prior=not args.no_weight_prior, binarization=args.binarization,
-                      seed=seed, eval_train_size=eval_train_size)
+    own = {name: getattr(args, name) for name in MCEM_OPTIONS if getattr(args, name) is not None}
+    trainer = TRAINERS[algorithm](model, X_train, X_test, optimizer=optimizer,
+                                  batch_size=batch_size, L=_given_or_default(args, "L"),
+                                  estimator=estimator, weight_prior=not args.no_weight_prior,
+                                  binarization=args.binarization, seed=seed,
+                                  eval_train_size=eval_train_size, **own)
     _writable(out)
     extra = {"dataset": preset.name, "samples": samples, "eval_every": eval_every, "changes": []}
     return trainer, out, preset, extra
+
+
+def _check_algorithm_options(args, algorithm):
+    """Refuse an option of another algorithm than the run's."""
+    given = [_flag(name) for name in MCEM_OPTIONS if getattr(args, name) is not None]
+    if given and algorithm != "mcem":
+        raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to "
+                         f"--algorithm mcem only; this run's algorithm is {algorithm}")
 
 
 def _writable(out):
@@ -181,9 +215,10 @@ def _load(directory):
 def _saved_settings(ckpt):
     """The run's value of every ``minivae train`` option a resume must not change."""
     model, config = ckpt.model, ckpt.trainer["config"]
-    return {"dataset": ckpt.extra.get("dataset"), "n_latent": model.n_latent,
-            "n_hidden": list(model.n_hidden), "activation": model.activation,
-            "family": model.config()["family"],
+    own = {name: config.get(name) for name in MCEM_OPTIONS} if ckpt.algorithm == "mcem" else {}
+    return {"algorithm": ckpt.algorithm, **own, "dataset": ckpt.extra.get("dataset"),
+            "n_latent": model.n_latent, "n_hidden": list(model.n_hidden),
+            "activation": model.activation, "family": model.config()["family"],
             "dtype": model.dtype.name, "optimizer": ckpt.optimizer.name,
             "batch_size": config["batch_size"], "L": config["L"],
             "estimator": config["estimator"], "binarization": config["binarization"],
@@ -210,10 +245,10 @@ def _check_resumable(directory, ckpt):
     if ckpt.trainer is None:
         raise UsageError(f"--resume {directory}: the checkpoint holds a model without its "
                          f"training state; there is nothing to resume")
-    if ckpt.extra.get("experiment") or ckpt.extra.get("algorithm", "aevb") != "aevb":
-        raise UsageError(f"--resume {directory}: this run was written by `minivae reproduce` "
-                         f"(algorithm {ckpt.extra.get('algorithm', 'aevb')}, its own evaluation "
-                         f"schedule); run that reproduce command again to continue it")
+    if ckpt.extra.get("experiment"):
+        raise UsageError(f"--resume {directory}: this run was written by `minivae reproduce "
+                         f"{ckpt.extra['experiment']}` (its own evaluation schedule); run that "
+                         f"reproduce command again to continue it")
 
 
 def _resumed_run(args):
@@ -223,10 +258,12 @@ def _resumed_run(args):
     ckpt = _load(out)
     _check_resumable(out, ckpt)
     _refuse_changes(args, ckpt)
+    _check_algorithm_options(args, ckpt.algorithm)
     extra = {**ckpt.extra, "changes": list(ckpt.extra.get("changes", []))}
     preset = get_preset(extra["dataset"])
     with _reading(out):
-        trainer = checkpoint.restore_trainer(out, preset.load("train"), preset.load("test"))
+        trainer = checkpoint.restore_trainer(out, preset.load("train"), preset.load("test"),
+                                             algorithm=ckpt.algorithm)
     samples = extra.get("samples") if args.samples is None else args.samples
     if samples is None:
         raise UsageError(f"--resume {out}: the run records no budget; give --samples")
@@ -324,9 +361,10 @@ def _train(args):
     if not args.quiet:
         trainer.callbacks.append(ProgressPrinter(samples, eval_every=eval_every))
     trainer.callbacks.append(guard)  # last: it may end the run once the others have seen a step
+    name = ALGORITHMS.get(trainer.algorithm, trainer.algorithm)
     if not args.quiet:
-        print(f"training {trainer.model!r}\n  {trainer.optimizer!r}, {trainer.config()}\n"
-              f"  engine: {trainer.engine}", file=sys.stderr)
+        print(f"training {trainer.model!r} with {name}\n  {trainer.optimizer!r}, "
+              f"{trainer.config()}\n  engine: {trainer.engine}", file=sys.stderr)
     try:
         with lock_run(out), guard, _quiet_floating_point():
             trainer.run(samples, eval_every=eval_every)
@@ -337,12 +375,13 @@ def _train(args):
     except Diverged as exc:
         exc.directory = out   # for the resume command in its message
         raise
+    what = "log p(x) (App. D)" if trainer.algorithm == "mcem" else "bound"
     plot_history(trainer.history, out / "bound.png",
-                 title=f"{preset.name}: J={trainer.model.n_latent}, AEVB")
+                 title=f"{preset.name}: J={trainer.model.n_latent}, {name}, {what}")
     last = trainer.history[-1]
     print(f"done: {last.samples:,} samples in {format_seconds(last.wall_time)}; "
-          f"train bound {last.train_bound:.2f}, test bound {last.test_bound:.2f} nats per datapoint; "
-          f"wrote {out}/history.json, checkpoint.npz, bound.png")
+          f"train {what} {last.train_bound:.2f}, test {what} {last.test_bound:.2f} nats per "
+          f"datapoint; wrote {out}/history.json, checkpoint.npz, bound.png")
     return 0
 
 
@@ -389,7 +428,7 @@ def _marginal(args, model, X, rng, split):
 def _evaluate(args):
     ckpt = _load(args.dir)
     preset = get_preset(ckpt.extra["dataset"])
-    mcem = ckpt.extra.get("algorithm") == "mcem"
+    mcem = ckpt.algorithm == "mcem"
     if args.marginal == "is" and mcem:
         raise UsageError(f"{args.dir} was trained with MCEM, which leaves q(z|x) untrained, so it "
                          f"is no importance-sampling proposal; use --marginal hmc")
@@ -462,6 +501,10 @@ def _add_train_options(p):
                             "--out); --samples, --lr and --eval-every may change, other options "
                             "must match the run's")
     d = TRAIN_DEFAULTS
+    p.add_argument("--algorithm", choices=list(ALGORITHMS),
+                   help=f"aevb (Algorithm 1), or the paper's baselines wakesleep (wake-sleep, "
+                        f"Fig. 2) and mcem (Monte Carlo EM, Fig. 3: trains the decoder only); "
+                        f"--resume continues the run's own (default {d['algorithm']})")
     p.add_argument("--dataset", choices=sorted(PRESETS),
                    help=f"mnist (Bernoulli decoder) or frey (Gaussian decoder) (default {d['dataset']})")
     p.add_argument("--n-latent", type=positive_count,
@@ -505,6 +548,9 @@ def _add_train_options(p):
     p.add_argument("--eval-train-size", type=positive_count,
                    help="training rows used for the train bound (default 10000, or the whole "
                         "training set if smaller, as Frey Face's is)")
+    for name, (kind, text) in MCEM_OPTIONS.items():
+        p.add_argument(_flag(name), type=kind,
+                       help=f"--algorithm mcem: {text} (default {_mcem_default(name)})")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_engine_option(p)
     p.set_defaults(func=_train)
@@ -608,9 +654,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _add_train_options(sub.add_parser(
-        "train", help="train a VAE with AEVB (Algorithm 1) on MNIST or Frey Face",
+        "train", help="train a VAE with AEVB (Algorithm 1), wake-sleep or MCEM on MNIST or Frey "
+                      "Face",
         usage="%(prog)s (--out DIR | --resume DIR) [options]",
-        description="Train with AEVB (Algorithm 1). Defaults are the paper's: "
+        description="Train with AEVB (Algorithm 1), or with --algorithm wakesleep or mcem, the "
+        "paper's baselines (same model, minibatches, optimizer and weight prior; MCEM's history "
+        "holds App. D estimates of log p(x), not bounds). Defaults are the paper's: "
         "M=100, L=1, estimator B, Adagrad with step 0.02, N(0, I) weight prior, "
         "init N(0, 0.01^2); MNIST 500 tanh hidden units with a Bernoulli decoder "
         "and dynamic binarization, Frey Face 200 with a Gaussian sigmoid-mean decoder. "

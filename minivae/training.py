@@ -29,7 +29,13 @@ from .evaluation import mean_bound
 from .optim import Adagrad
 from .validation import check_bool, check_count, check_data, check_positive_int, check_seed
 
-__all__ = ["Record", "Callback", "Diverged", "Trainer", "train"]
+__all__ = ["Record", "Callback", "Diverged", "Trainer", "TRAINERS", "train"]
+
+TRAINERS = {}
+"""Every training algorithm by name (``Trainer.algorithm``): ``"aevb"`` here; a subclass of
+:class:`Trainer` that names its own ``algorithm`` adds itself when it is defined (wake-sleep and
+MCEM when :mod:`minivae.wakesleep` and :mod:`minivae.mcem` are imported). A checkpoint records
+the name, and :func:`minivae.checkpoint.restore_trainer` rebuilds the class from it."""
 
 
 @dataclass
@@ -166,7 +172,24 @@ class Trainer:
         forward/backward pairs and optimizer, nothing else; no Numba); see :mod:`minivae.engines`.
         In float64 the two give the same history to round-off. Default:
         :func:`minivae.engines.default_engine`, ``"fused"`` unless set otherwise.
+
+    A training algorithm other than Algorithm 1 subclasses this class and sets
+    :attr:`algorithm`; if it keeps state of its own, it saves it through :meth:`extra_arrays`
+    and :meth:`restore_extra`, and :meth:`config` lists its settings (see :mod:`minivae.mcem`).
     """
+
+    algorithm = "aevb"
+    """The name a checkpoint records for this update rule (a key of :data:`TRAINERS`)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "algorithm" not in vars(cls):
+            return
+        known = TRAINERS.get(cls.algorithm)
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise ValueError(f"{cls.__qualname__}: algorithm {cls.algorithm!r} is taken by "
+                             f"{known.__qualname__}; choose another name")
+        TRAINERS[cls.algorithm] = cls
 
     def __init__(self, model, X_train, X_test=None, optimizer=None, batch_size=100, L=1,
                  estimator="B", weight_prior=True, binarization=None, seed=None,
@@ -227,6 +250,19 @@ class Trainer:
                 "weight_prior": self.weight_prior, "binarization": self.binarization,
                 "seed": self.seed, "eval_L": self.eval_L, "eval_train_size": self.eval_train_size,
                 "n_train": len(self.X_train)}
+
+    def extra_arrays(self):
+        """The arrays of this algorithm's own state, by name, that a checkpoint saves (as
+        ``extra/<name>``) beside the model, optimizer and progress; none for Algorithm 1."""
+        return {}
+
+    def restore_extra(self, arrays):
+        """Set the state :meth:`extra_arrays` saved, from ``arrays`` (each checked against this
+        trainer's own: same names, shapes, dtypes, finite)."""
+
+    def optimized_params(self):
+        """The parameters the optimizer updates (and has state for): all of them here."""
+        return self.model.params
 
     # -- one step of Algorithm 1 ------------------------------------------------------------
     def _next_batch(self):
@@ -337,6 +373,9 @@ class Trainer:
     def history_dicts(self):
         """The history as a list of plain dicts (what ``history.json`` holds)."""
         return [asdict(r) for r in self.history]
+
+
+TRAINERS[Trainer.algorithm] = Trainer
 
 
 def train(model, X_train, X_test=None, samples=1_000_000, eval_every=None, **kwargs):

@@ -395,5 +395,51 @@ def test_resume_refuses_a_run_of_minivae_reproduce(frey_run, tmp_path, capsys):
     trainer = checkpoint.restore_trainer(frey_run, frey.load("train"), frey.load("test"))
     run = tmp_path / "wakesleep"
     checkpoint.save(run, trainer.model, trainer,
-                    extra={"dataset": "frey", "algorithm": "wakesleep", "experiment": "reproduce"})
+                    extra={"dataset": "frey", "experiment": "reproduce"})
     assert "minivae reproduce" in _refused(["train", "--resume", str(run)], capsys)
+
+
+# -- --algorithm: wake-sleep and MCEM train and resume like AEVB (issue 16) ---------------------
+ALGORITHM_RUNS = {"wakesleep": ["--algorithm", "wakesleep"],
+                  "mcem": ["--algorithm", "mcem", "--n-leapfrog", "3", "--marginal-eval-size", "2"]}
+
+
+@pytest.mark.parametrize("algorithm", ["wakesleep", pytest.param("mcem", marks=pytest.mark.slow)])
+def test_wakesleep_and_mcem_runs_resume_bit_exactly(tmp_path, algorithm):
+    """A run stopped and resumed equals an uninterrupted one: history, parameters, MCEM's chains.
+    (MCEM on MNIST: its steps on Frey Face's Gaussian decoder take a second each.)"""
+    data = FREY if algorithm == "wakesleep" else ["--dataset", "mnist", "--n-latent", "2",
+                                                  "--n-hidden", "8", "--eval-train-size", "100"]
+    run = lambda out, samples: main(["train", *data, *ALGORITHM_RUNS[algorithm], "--samples",  # noqa: E731
+                                     samples, "--eval-every", "200", "--out", str(out), "--quiet"])
+    assert run(tmp_path / "whole", "400") == 0
+    assert run(tmp_path / "parts", "300") == 0   # stopped between two evaluations
+    assert main(["train", "--resume", str(tmp_path / "parts"), "--samples", "400", "--quiet"]) == 0
+    whole, parts = checkpoint.load(tmp_path / "whole"), checkpoint.load(tmp_path / "parts")
+    assert [r for r in _history(tmp_path / "parts") if r["samples"] != 300] == \
+        _history(tmp_path / "whole")
+    for name, p in whole.model.params.items():
+        np.testing.assert_array_equal(p, parts.model.params[name], err_msg=name)
+    assert whole.algorithm == parts.algorithm == algorithm
+    assert whole.arrays.keys() == parts.arrays.keys() == ({"chain_z", "chain_step_size"}
+                                                          if algorithm == "mcem" else set())
+    for name, a in whole.arrays.items():
+        np.testing.assert_array_equal(a, parts.arrays[name], err_msg=name)
+    assert parts.trainer["config"] == whole.trainer["config"]
+
+
+def test_resume_refuses_another_algorithm(frey_run, tmp_path, capsys):
+    line = _refused(["train", "--resume", str(frey_run), "--algorithm", "wakesleep"], capsys)
+    assert "--algorithm wakesleep (the run's: aevb)" in line
+    assert "--n-leapfrog applies to --algorithm mcem only; this run's algorithm is aevb" in \
+        _refused(["train", "--resume", str(frey_run), "--n-leapfrog", "4"], capsys)
+    assert "--n-updates, --target-accept apply to --algorithm mcem only" in _refused(
+        ["train", *FREY, "--n-updates", "2", "--target-accept", "0.8", "--out", str(tmp_path / "r")],
+        capsys)
+    assert not (tmp_path / "r").exists()
+    mcem = tmp_path / "mcem"
+    assert main(["train", *FREY, *ALGORITHM_RUNS["mcem"], "--samples", "100", "--out", str(mcem),
+                 "--quiet"]) == 0
+    line = _refused(["train", "--resume", str(mcem), "--algorithm", "aevb", "--n-leapfrog", "4"],
+                    capsys)
+    assert "--algorithm aevb (the run's: mcem)" in line and "--n-leapfrog 4 (the run's: 3)" in line

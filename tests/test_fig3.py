@@ -10,11 +10,13 @@ from minivae.cli import main
 from minivae.mcem import MCEMTrainer
 from minivae.reproduce import fig3
 from minivae.reproduce.fig3 import reproduce_fig3
-from minivae.reproduce.fig3_run import Fig3Spec, MarginalSettings, train_fig3_run
+from minivae.reproduce.fig3_run import MarginalSettings, fig3_spec, train_fig3_run
 from minivae.runlock import RunLocked, lock_run
 from minivae.reproduce.runs import load_data
 from minivae.training import Trainer
 from minivae.wakesleep import WakeSleepTrainer
+
+from test_checkpoint_faults import tamper
 
 TINY = dict(samples=1000, train_sizes=(300, 1200), n_hidden=8, start=500, quiet=True,
             settings=MarginalSettings(eval_size=12, n_samples=24, n_leapfrog=4))
@@ -83,8 +85,26 @@ def test_fig3_refuses_a_directory_with_other_settings(fig3_dir):
                                    lr=0.1))
 
 
+@pytest.mark.slow
+def test_a_fig3_run_saved_before_checkpoints_recorded_the_algorithm_resumes(tmp_path):
+    """Its spec is read from the checkpoint as it was written then (``extra.algorithm``), and it
+    continues as wake-sleep: the same estimates as a run of today's format."""
+    spec, data = fig3_spec(300, "wakesleep", n_hidden=8), _small("mnist")
+    args = (data.X_train[:300], data.X_test, MarginalSettings(eval_size=2, n_samples=12))
+    runs = {}
+    for root in ("old", "new"):
+        train_fig3_run(spec, tmp_path / root, [100], *args, quiet=True)
+        if root == "old":
+            tamper(spec.directory(tmp_path / root),
+                   meta=lambda m: (m.pop("algorithm"), m["extra"].update(algorithm="wakesleep")))
+        runs[root] = train_fig3_run(spec, tmp_path / root, [100, 200], *args, quiet=True)
+    drop = lambda run: [{k: v for k, v in r.items() if k not in ("seconds", "train_time")}  # noqa: E731
+                        for r in run["marginal"]]
+    assert drop(runs["old"]) == drop(runs["new"]) and len(runs["old"]["marginal"]) == 2
+
+
 def test_a_fig3_run_directory_in_use_is_refused(tmp_path):
-    spec = Fig3Spec(300, "aevb", n_hidden=8)
+    spec = fig3_spec(300, "aevb", n_hidden=8)
     data = _small("mnist")
     with lock_run(spec.directory(tmp_path)):
         with pytest.raises(RunLocked, match="in use"):
@@ -93,7 +113,7 @@ def test_a_fig3_run_directory_in_use_is_refused(tmp_path):
 
 def test_fig3_spec_and_arguments_are_checked():
     with pytest.raises(ValueError, match="unknown algorithm"):
-        Fig3Spec(1000, "gibbs")
+        fig3_spec(1000, "gibbs")
     with pytest.raises(ValueError, match="training images"):
         reproduce_fig3("unused", **dict(TINY, train_sizes=(5000,)))
 

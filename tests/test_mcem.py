@@ -8,13 +8,14 @@ import pytest
 from scipy.stats import norm
 
 import minivae
-from minivae import checkpoint, wakesleep
+from minivae import checkpoint
 from minivae.gradcheck import check_params
 from minivae.marginal.hmc import HMC
 from minivae.marginal.posterior import Posterior
 from minivae.marginal.quadrature import quadrature_log_px
-from minivae.mcem import (CHAINS_FILE, MCEMTrainer, decoder_params, mstep_loss_and_grads,
-                          restore_mcem, save_mcem)
+from minivae.mcem import MCEMTrainer, decoder_params, mstep_loss_and_grads
+
+from test_checkpoint_faults import tamper
 
 DECODERS = ["bernoulli", "gaussian"]
 
@@ -194,8 +195,8 @@ def test_resumed_mcem_run_equals_an_uninterrupted_one(data, tmp_path):
     straight.run(1200, eval_every=600)
     first = _trainer(data)
     first.run(620, eval_every=600)           # stops inside an epoch, with a partial eval interval
-    save_mcem(tmp_path, first, extra={"dataset": "synthetic"})
-    resumed = restore_mcem(tmp_path, *data)
+    checkpoint.save(tmp_path, first.model, first, extra={"dataset": "synthetic"})
+    resumed = checkpoint.restore_trainer(tmp_path, *data)
     assert isinstance(resumed, MCEMTrainer) and resumed.config() == first.config()
     resumed.run(1200, eval_every=600)
     for name, p in straight.model.params.items():
@@ -206,7 +207,8 @@ def test_resumed_mcem_run_equals_an_uninterrupted_one(data, tmp_path):
     key = lambda h: [(r.samples, r.train_bound, r.test_bound) for r in h]   # noqa: E731
     # the interrupted run evaluated once more, at 620 samples
     assert key(resumed.history) == sorted(key(straight.history) + key(first.history[-1:]))
-    assert checkpoint.load(tmp_path).extra == {"dataset": "synthetic", "algorithm": "mcem"}
+    saved = checkpoint.load(tmp_path)
+    assert saved.algorithm == "mcem" and saved.extra == {"dataset": "synthetic"}
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -231,37 +233,27 @@ def test_float32_models_are_refused(data):
 
 def test_bad_checkpoints_are_reported(data, tmp_path):
     plain = minivae.Trainer(minivae.VAE(10, 6, 2), *data, batch_size=20)
-    with pytest.raises(TypeError, match="MCEMTrainer"):
-        save_mcem(tmp_path / "a", plain)
-    checkpoint.save(tmp_path / "a", plain.model, plain, extra={"algorithm": "aevb"})
-    with pytest.raises(ValueError, match="not an MCEM"):
-        restore_mcem(tmp_path / "a", *data)
+    checkpoint.save(tmp_path / "a", plain.model, plain)
+    with pytest.raises(ValueError, match="algorithm 'aevb', not 'mcem'"):
+        checkpoint.restore_trainer(tmp_path / "a", *data, algorithm="mcem")
     trainer = _trainer(data)
-    with pytest.raises(ValueError, match="MCEM run"):
-        save_mcem(tmp_path / "b", trainer, extra={"algorithm": "aevb"})
-    save_mcem(tmp_path / "b", trainer)
+    with pytest.raises(checkpoint.CheckpointError, match="extra.algorithm is 'aevb'"):
+        checkpoint.save(tmp_path / "b", trainer.model, trainer, extra={"algorithm": "aevb"})
+    with pytest.raises(checkpoint.CheckpointError, match="extra/chain_z is the mcem trainer's"):
+        checkpoint.save(tmp_path / "b", trainer.model, trainer, arrays={"chain_z": np.zeros(2)})
+    checkpoint.save(tmp_path / "b", trainer.model, trainer)
     with pytest.raises(ValueError, match="200 rows"):
-        restore_mcem(tmp_path / "b", data[0][:100])
-    with pytest.raises(ValueError, match="restore_mcem"):  # not a TypeError from its settings
-        checkpoint.restore_trainer(tmp_path / "b", *data)
-    with pytest.raises(ValueError, match="restore_mcem"):
-        wakesleep.restore(tmp_path / "b", *data)
-    trainer.step()
-    checkpoint.save(tmp_path / "b", trainer.model, trainer, extra={"algorithm": "mcem"})
-    with pytest.raises(FileNotFoundError, match=CHAINS_FILE):
-        restore_mcem(tmp_path / "b", *data)
-    with open(tmp_path / "b" / CHAINS_FILE, "wb") as f:   # the older format's separate chains
-        np.savez(f, chain_z=trainer.chain_z, chain_step_size=trainer.chain_step_size,
-                 samples=np.int64(0))
-    with pytest.raises(ValueError, match="interrupted"):    # chains from 0 samples, model at 20
-        restore_mcem(tmp_path / "b", *data)
+        checkpoint.restore_trainer(tmp_path / "b", data[0][:100])
+    trainer.chain_step_size[3] = np.nan
+    with pytest.raises(checkpoint.CheckpointError, match="extra/chain_step_size holds NaN"):
+        checkpoint.save(tmp_path / "b", trainer.model, trainer)   # never written
 
 
 def test_chains_are_saved_in_the_checkpoint_file(data, tmp_path):
     """One file holds the chains and the rest of the run, so they are replaced as one unit."""
     trainer = _trainer(data)
     trainer.run(40, eval_every=40)
-    save_mcem(tmp_path, trainer)
+    checkpoint.save(tmp_path, trainer.model, trainer)
     assert sorted(p.name for p in tmp_path.iterdir()) == [checkpoint.FILE]
     arrays = checkpoint.load(tmp_path).arrays
     np.testing.assert_array_equal(arrays["chain_z"], trainer.chain_z)
@@ -276,10 +268,12 @@ def test_chains_are_saved_in_the_checkpoint_file(data, tmp_path):
 ], ids=["short chains", "NaN step sizes", "no step sizes"])
 def test_damaged_chains_are_refused_naming_them(data, tmp_path, chains, field):
     trainer = _trainer(data)
-    checkpoint.save(tmp_path, trainer.model, trainer, extra={"algorithm": "mcem"},
-                    arrays=chains(trainer))
+    checkpoint.save(tmp_path, trainer.model, trainer)
+    arrays = {f"extra/{name}": a for name, a in chains(trainer).items()}
+    tamper(tmp_path, arrays=arrays, drop=[f"extra/{name}" for name in ("chain_z", "chain_step_size")
+                                          if f"extra/{name}" not in arrays])
     with pytest.raises(checkpoint.CheckpointError, match=f"extra/{field}"):
-        restore_mcem(tmp_path, *data)
+        checkpoint.restore_trainer(tmp_path, *data)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered", "ignore:overflow encountered")

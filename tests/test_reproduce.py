@@ -21,6 +21,8 @@ from minivae.runlock import RunLocked, lock_run
 from minivae.reproduce.stepsize import choose_step_size
 from minivae.wakesleep import WakeSleepTrainer
 
+from test_checkpoint_faults import tamper
+
 TINY = ["--n-hidden", "8", "--eval-train-size", "200", "--quiet"]
 
 
@@ -114,6 +116,22 @@ def test_a_run_resumed_to_a_larger_budget_keeps_its_points(tmp_path, mnist):
     assert longer.history[:2] == short.history
 
 
+def test_a_run_saved_before_checkpoints_recorded_the_algorithm_resumes_as_its_own(tmp_path, mnist):
+    """Its spec is read from the checkpoint as it was written then (``extra.algorithm``), and it
+    continues as wake-sleep: the same history as a run of today's format."""
+    spec = RunSpec("mnist", 2, 8, "wakesleep", 0.02, eval_train_size=200)
+    runs = {}
+    for root in ("old", "new"):
+        train_run(spec, tmp_path / root, 1000, mnist, quiet=True)
+        if root == "old":
+            tamper(spec.directory(tmp_path / root),
+                   meta=lambda m: (m.pop("algorithm"), m["extra"].update(algorithm="wakesleep")))
+        runs[root] = train_run(spec, tmp_path / root, 2000, mnist, quiet=True)
+    drop = lambda h: [{k: v for k, v in r.items() if k != "wall_time"} for r in h]  # noqa: E731
+    assert drop(runs["old"].history) == drop(runs["new"].history)
+    assert checkpoint.read_meta(spec.directory(tmp_path / "old"))["algorithm"] == "wakesleep"
+
+
 def test_a_run_directory_in_use_is_refused(tmp_path, mnist):
     spec = RunSpec("mnist", 2, 8, "aevb", 0.02, eval_train_size=200)
     with lock_run(spec.directory(tmp_path)):
@@ -166,7 +184,7 @@ def test_fig2_on_frey_face_uses_the_gaussian_decoder(tmp_path):
     assert len(result["runs"]) == 2
     assert all(np.isfinite(r["history"][-1]["test_bound"]) for r in result["runs"])
     meta = checkpoint.read_meta(tmp_path / "frey/J2/wakesleep/lr0.1")
-    assert meta["model"]["decoder"] == "gaussian" and meta["extra"]["algorithm"] == "wakesleep"
+    assert meta["model"]["decoder"] == "gaussian" and meta["algorithm"] == "wakesleep"
 
 
 def test_fig2_refuses_a_directory_with_other_settings(tmp_path, capsys):

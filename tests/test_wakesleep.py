@@ -9,7 +9,7 @@ from minivae import checkpoint
 from minivae.datasets import load_mnist
 from minivae.decoder import decoder_forward
 from minivae.gradcheck import check_params
-from minivae.wakesleep import (WakeSleepTrainer, draw_dream_noise, dream, restore, sleep_forward,
+from minivae.wakesleep import (WakeSleepTrainer, draw_dream_noise, dream, sleep_forward,
                                sleep_loss_and_grads, wake_loss_and_grads)
 
 DECODERS = ["bernoulli", "gaussian"]
@@ -136,7 +136,7 @@ def test_bad_shapes_are_reported():
     with pytest.raises(ValueError, match="unknown decoder"):
         draw_dream_noise(rng, 2, 3, 12, "poisson")
     with pytest.raises(ValueError, match="unknown algorithm"):
-        restore("anywhere", X, algorithm="sleepwalk")
+        checkpoint.restore_trainer("anywhere", X, algorithm="sleepwalk")
 
 
 # -- training -----------------------------------------------------------------------------------
@@ -174,8 +174,9 @@ def test_resumed_wake_sleep_run_equals_an_uninterrupted_one(mnist_small, tmp_pat
     straight.run(1200, eval_every=600)
     first = _trainer(mnist_small)
     first.run(600, eval_every=600)
-    checkpoint.save(tmp_path, first.model, first, extra={"algorithm": "wakesleep"})
-    resumed = restore(tmp_path, *mnist_small, algorithm="wakesleep")
+    checkpoint.save(tmp_path, first.model, first)
+    assert checkpoint.load(tmp_path).algorithm == "wakesleep"
+    resumed = checkpoint.restore_trainer(tmp_path, *mnist_small)
     assert isinstance(resumed, WakeSleepTrainer)
     resumed.run(1200, eval_every=600)
     for name, p in straight.model.params.items():

@@ -31,10 +31,12 @@ complete-data log-likelihood.
 **What it reports.** There is no encoder and so no ELBO: :meth:`MCEMTrainer.evaluate` records the
 App. D estimate of $\log p_\theta(x)$ (:mod:`minivae.marginal.appendix_d`), and
 :meth:`MCEMTrainer.step` returns the minibatch's mean $\log p_\theta(x, z)$.
+
+**Checkpoints.** :func:`minivae.checkpoint.save` stores an MCEM run like any other, with its
+chains, and :func:`minivae.checkpoint.restore_trainer` continues it bit for bit (importing this
+package defines the ``"mcem"`` algorithm it records).
 """
 from .mstep import decoder_params, mstep_loss_and_grads
-from .resume import CHAINS_FILE, restore_mcem, save_mcem
 from .trainer import MCEMTrainer
 
-__all__ = ["MCEMTrainer", "mstep_loss_and_grads", "decoder_params", "save_mcem", "restore_mcem",
-           "CHAINS_FILE"]
+__all__ = ["MCEMTrainer", "mstep_loss_and_grads", "decoder_params"]

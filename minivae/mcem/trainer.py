@@ -74,7 +74,12 @@ class MCEMTrainer(Trainer):
     chain_step_size : ndarray (N,), float64, every chain's adapted leapfrog step size
     last_acceptance : ndarray (M,) or None, the acceptance probabilities of the last step's
         HMC transition (a diagnostic; not saved in checkpoints)
+
+    A checkpoint (:func:`minivae.checkpoint.save`) holds the chains as its extra arrays
+    ``chain_z`` and ``chain_step_size``, and MCEM's settings in the trainer settings.
     """
+
+    algorithm = "mcem"
 
     def __init__(self, model, X_train, X_test=None, *args, n_leapfrog=10, n_updates=5,
                  target_accept=0.9, initial_step_size=0.1, marginal_eval_size=100, **kwargs):
@@ -97,6 +102,19 @@ class MCEMTrainer(Trainer):
         return {**super().config(), "n_leapfrog": self.n_leapfrog, "n_updates": self.n_updates,
                 "target_accept": self.target_accept, "initial_step_size": self.initial_step_size,
                 "marginal_eval_size": self.marginal_eval_size}
+
+    def extra_arrays(self):
+        """The chains: what a checkpoint saves beside the Trainer's state."""
+        return {"chain_z": self.chain_z, "chain_step_size": self.chain_step_size}
+
+    def restore_extra(self, arrays):
+        """Set the chains to a checkpoint's."""
+        self.chain_z[...] = arrays["chain_z"]
+        self.chain_step_size[...] = arrays["chain_step_size"]
+
+    def optimized_params(self):
+        r"""$\theta$, the ``dec.*`` parameters: the encoder is not trained."""
+        return decoder_params(self.model)
 
     def step(self):
         r"""One MCEM step: an adapting HMC transition for the minibatch's chains, then

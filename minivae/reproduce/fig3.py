@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import atomicfile
 from ..progress import format_seconds
 from .fig3_plot import plot_fig3
-from .fig3_run import FIG3_ALGORITHMS, Fig3Spec, MarginalSettings, train_fig3_run
+from .fig3_run import FIG3_ALGORITHMS, MarginalSettings, fig3_spec, train_fig3_run
 from .runs import BATCH_SIZE, load_data
 from .schedule import log_schedule, round_to_batches
 
@@ -92,7 +92,7 @@ def reproduce_fig3(out="runs/fig3", samples=FIG3_SAMPLES, train_sizes=TRAIN_SIZE
             budget = samples
             if algo == "mcem" and mcem_samples is not None and n_train > 1000:
                 budget = round_to_batches(min(mcem_samples, samples), BATCH_SIZE)
-            spec = Fig3Spec(int(n_train), algo, float(lr), n_latent, n_hidden, seed)
+            spec = fig3_spec(int(n_train), algo, float(lr), n_latent, n_hidden, seed)
             run = train_fig3_run(spec, out, _points(budget, start), data.X_train[:n_train],
                                  data.X_test, settings, quiet, stream)
             runs.append({**run, "budget": budget, "cut_short": budget < samples})

@@ -11,11 +11,9 @@ continues where it stopped and a finished run is read, not retrained.
 
 Layout: ``ROOT/mnist/N<n_train>/<algorithm>/``.
 """
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 from typing import NamedTuple
 
 import numpy as np
@@ -23,41 +21,25 @@ import numpy as np
 from .. import atomicfile, checkpoint
 from ..datasets import binarize_fixed
 from ..marginal.appendix_d import appendix_d_log_px
-from ..mcem import MCEMTrainer, restore_mcem, save_mcem
-from ..model import VAE
-from ..optim import Adagrad
 from ..progress import ProgressPrinter, format_seconds
 from ..runlock import lock_run
-from ..training import Trainer
-from ..wakesleep import WakeSleepTrainer, restore
-from .runs import BATCH_SIZE
+from .spec import RunSpec, open_trainer, read_json, save_run
 
-__all__ = ["FIG3_ALGORITHMS", "Fig3Spec", "MarginalSettings", "evaluate_marginal", "train_fig3_run"]
+__all__ = ["FIG3_ALGORITHMS", "fig3_spec", "MarginalSettings", "evaluate_marginal",
+           "train_fig3_run"]
 
 FIG3_ALGORITHMS = ("aevb", "wakesleep", "mcem")
 """The three learning algorithms of Fig. 3."""
 
 
-@dataclass(frozen=True)
-class Fig3Spec:
-    """What identifies a Fig. 3 run."""
-    n_train: int
-    algorithm: str
-    lr: float = 0.02
-    n_latent: int = 3
-    n_hidden: int = 100
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.algorithm not in FIG3_ALGORITHMS:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of "
-                             f"{', '.join(FIG3_ALGORITHMS)}")
-
-    def directory(self, root):
-        return Path(root) / "mnist" / f"N{self.n_train}" / self.algorithm
-
-    def label(self):
-        return f"N={self.n_train} {self.algorithm}"
+def fig3_spec(n_train, algorithm, lr=0.02, n_latent=3, n_hidden=100, seed=0):
+    """The :class:`~minivae.reproduce.spec.RunSpec` of a Fig. 3 run: MNIST's first ``n_train``
+    training images, the train estimate on the first 1000 of them."""
+    if algorithm not in FIG3_ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of "
+                         f"{', '.join(FIG3_ALGORITHMS)}")
+    return RunSpec("mnist", n_latent, n_hidden, algorithm, lr, seed,
+                   eval_train_size=min(1000, n_train), n_train=n_train)
 
 
 class MarginalSettings(NamedTuple):
@@ -92,46 +74,16 @@ def evaluate_marginal(model, X_train_eval, X_test_eval, settings, seed, samples)
     return record
 
 
-def _new_trainer(spec, X_train, X_test, callbacks):
-    model = VAE(X_train.shape[1], spec.n_hidden, spec.n_latent, decoder="bernoulli", seed=spec.seed)
-    cls = {"aevb": Trainer, "wakesleep": WakeSleepTrainer, "mcem": MCEMTrainer}[spec.algorithm]
+def _open_trainer(spec, directory, X_train, X_test, callbacks):
     # MCEM's own evaluation is an App. D estimate too; the figure uses evaluate_marginal's, so
     # MCEM's history is kept to a cheap 10-row estimate rather than computed twice.
-    extra = {"marginal_eval_size": 10} if spec.algorithm == "mcem" else {}
-    return cls(model, X_train, X_test, optimizer=Adagrad(lr=spec.lr), batch_size=BATCH_SIZE,
-               seed=spec.seed, eval_train_size=min(1000, len(X_train)), callbacks=callbacks,
-               **extra)
-
-
-def _open_trainer(spec, directory, X_train, X_test, callbacks):
-    if not checkpoint.exists(directory):
-        return _new_trainer(spec, X_train, X_test, callbacks)
-    meta = checkpoint.read_meta(directory)
-    saved = {"algorithm": meta["extra"].get("algorithm"), "lr": meta["optimizer"]["lr"],
-             "n_latent": meta["model"]["n_latent"], "n_hidden": meta["model"]["n_hidden"],
-             "seed": meta["trainer"]["config"]["seed"]}
-    wanted = {"algorithm": spec.algorithm, "lr": spec.lr, "n_latent": spec.n_latent,
-              "n_hidden": [spec.n_hidden], "seed": spec.seed}
-    if saved != wanted:
-        raise ValueError(f"{directory} holds a run with other settings ({saved}, asked {wanted}); "
-                         f"choose another --out or the same settings")
-    if spec.algorithm == "mcem":
-        return restore_mcem(directory, X_train, X_test, callbacks)
-    return restore(directory, X_train, X_test, spec.algorithm, callbacks)
+    settings = {"marginal_eval_size": 10} if spec.algorithm == "mcem" else {}
+    return open_trainer(spec, directory, X_train, X_test, callbacks, **settings)
 
 
 def _save(trainer, spec, directory, marginal, elapsed):
-    extra = {"dataset": "mnist", "algorithm": spec.algorithm, "experiment": "fig3",
-             "n_train": spec.n_train, "elapsed": elapsed}
-    if spec.algorithm == "mcem":
-        save_mcem(directory, trainer, extra=extra)
-    else:
-        checkpoint.save(directory, trainer.model, trainer, extra=extra)
+    save_run(trainer, spec, directory, "fig3", elapsed)
     atomicfile.write_json(directory / "marginal.json", marginal)
-
-
-def _read_json(path):
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def train_fig3_run(spec, root, points, X_train, X_test, settings=MarginalSettings(), quiet=False,
@@ -140,7 +92,7 @@ def train_fig3_run(spec, root, points, X_train, X_test, settings=MarginalSetting
 
     Parameters
     ----------
-    spec : Fig3Spec
+    spec : RunSpec, see :func:`fig3_spec`
     root : path, the experiment's output directory
     points : increasing sample counts (multiples of M) at which to estimate $\\log p(x)$
     X_train : ndarray (n_train, 784), grey values of the training images used
@@ -164,7 +116,7 @@ def train_fig3_run(spec, root, points, X_train, X_test, settings=MarginalSetting
 
 def _fig3_locked(spec, directory, points, X_train, X_test, settings, quiet, stream, say):
     """:func:`train_fig3_run` under the run directory's lock."""
-    marginal = _read_json(directory / "marginal.json") or []
+    marginal = read_json(directory / "marginal.json") or []
     done = marginal[-1]["samples"] if marginal else 0
     todo = [p for p in points if p > done]
     meta = checkpoint.read_meta(directory, missing_ok=True)
@@ -188,7 +140,6 @@ def _fig3_locked(spec, directory, points, X_train, X_test, settings, quiet, stre
             f"{record['train_log_px']:.2f}, test {record['test_log_px']:.2f} "
             f"(HMC acceptance {record['train_acceptance']:.2f}; estimated in "
             f"{format_seconds(record['seconds'])})")
-        directory.mkdir(parents=True, exist_ok=True)
         _save(trainer, spec, directory, marginal, before + time.perf_counter() - start)
     return _result(spec, marginal, checkpoint.read_meta(directory), before)
 

@@ -122,7 +122,7 @@ def _open_trainer(settings, directory, X_train, X_test, callbacks):
         raise ValueError(f"{directory} holds a checkpoint of another experiment "
                          f"({extra.get('experiment', 'minivae train')!r}); choose another --out")
     _check_identity(directory, extra.get("settings", {}), settings)
-    return checkpoint.restore_trainer(directory, X_train, X_test, callbacks)
+    return checkpoint.restore_trainer(directory, X_train, X_test, callbacks, algorithm="aevb")
 
 
 def _save(trainer, directory, settings, stage, elapsed):

@@ -1,40 +1,32 @@
 """One training run of a reproduction: a directory that can be created, resumed and finished.
 
-A run trains one :class:`~minivae.VAE` with one update rule (AEVB or wake-sleep) and one Adagrad
-step size, with the paper's settings (M = 100, L = 1, estimator B, the N(0, I) weight prior
-scaled by 1/N, init N(0, 0.01²)), and evaluates the train and test bound at the log-spaced
-points of :func:`~minivae.reproduce.schedule.log_schedule`. After every evaluation it writes
-``checkpoint.npz`` (:mod:`minivae.checkpoint`, no pickle) and ``history.json``, so an
+A run (:class:`~minivae.reproduce.spec.RunSpec`) trains one :class:`~minivae.VAE` with one
+update rule (AEVB or wake-sleep) and one Adagrad step size, with the paper's settings
+(:func:`~minivae.reproduce.spec.new_trainer`), and evaluates the train and test bound at the
+log-spaced points of :func:`~minivae.reproduce.schedule.log_schedule`. After every evaluation it
+writes ``checkpoint.npz`` (:mod:`minivae.checkpoint`, no pickle) and ``history.json``, so an
 interrupted run continues exactly where it stopped, and a run that already reached its budget is
 not trained again. A run whose loss becomes non-finite writes
 ``status.json`` and counts as finished (re-running it would diverge the same way).
 
 Layout: ``ROOT/<dataset>/J<n_latent>/<algorithm>/lr<step size>/``.
 """
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import atomicfile, checkpoint
 from ..datasets import load_mnist
-from ..model import VAE
-from ..optim import Adagrad
 from ..presets import get_preset
 from ..progress import ProgressPrinter, format_seconds
 from ..runlock import lock_run
-from ..training import Trainer
-from ..wakesleep import ALGORITHMS, WakeSleepTrainer, restore
 from .schedule import log_schedule, round_to_batches
+from .spec import BATCH_SIZE, RunSpec, check_matches, open_trainer, read_json, save_run
 
 __all__ = ["Data", "load_data", "RunSpec", "RunResult", "train_run", "BATCH_SIZE"]
-
-BATCH_SIZE = 100
-"""$M$, the paper's minibatch size."""
 
 
 class Data(NamedTuple):
@@ -54,30 +46,6 @@ def load_data(dataset):
     y_test = load_mnist("test")[1] if preset.name == "mnist" else None
     return Data(preset.name, preset.load("train"), preset.load("test"), preset.decoder,
                 preset.image_shape, y_test)
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What identifies a run: data, architecture, update rule, step size, seed, evaluation set."""
-    dataset: str
-    n_latent: int
-    n_hidden: int
-    algorithm: str
-    lr: float
-    seed: int = 0
-    eval_train_size: int = 10_000
-
-    def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of "
-                             f"{', '.join(ALGORITHMS)}")
-
-    def directory(self, root):
-        """``ROOT/<dataset>/J<n_latent>/<algorithm>/lr<lr>``."""
-        return Path(root) / self.dataset / f"J{self.n_latent}" / self.algorithm / f"lr{self.lr:g}"
-
-    def label(self):
-        return f"{self.dataset} J={self.n_latent} {self.algorithm} lr={self.lr:g}"
 
 
 @dataclass
@@ -101,61 +69,22 @@ class RunResult:
         return d
 
 
-def _new_trainer(spec, data, callbacks):
-    model = VAE(data.X_train.shape[1], spec.n_hidden, spec.n_latent, decoder=data.decoder,
-                seed=spec.seed)
-    cls = Trainer if spec.algorithm == "aevb" else WakeSleepTrainer
-    return cls(model, data.X_train, data.X_test, optimizer=Adagrad(lr=spec.lr),
-               batch_size=BATCH_SIZE, L=1, estimator="B", weight_prior=True, seed=spec.seed,
-               eval_train_size=spec.eval_train_size, callbacks=callbacks)
-
-
-def _check_matches(spec, directory):
-    """Refuse to resume a run saved with other settings than ``spec``."""
-    meta = checkpoint.read_meta(directory)
-    found = {"n_latent": meta["model"]["n_latent"], "n_hidden": meta["model"]["n_hidden"],
-             "algorithm": meta["extra"].get("algorithm"), "lr": meta["optimizer"]["lr"],
-             "seed": meta["trainer"]["config"]["seed"],
-             "eval_train_size": meta["trainer"]["config"]["eval_train_size"]}
-    wanted = {"n_latent": spec.n_latent, "n_hidden": [spec.n_hidden], "algorithm": spec.algorithm,
-              "lr": spec.lr, "seed": spec.seed, "eval_train_size": spec.eval_train_size}
-    diff = {k: (found[k], wanted[k]) for k in wanted if found[k] != wanted[k]}
-    if diff:
-        listing = ", ".join(f"{k}: saved {a!r}, asked {b!r}" for k, (a, b) in diff.items())
-        raise ValueError(f"{directory} holds a run with other settings ({listing}); "
-                         f"choose another --out or the same settings")
-
-
-def _open_trainer(spec, directory, data, callbacks):
-    if checkpoint.exists(directory):
-        _check_matches(spec, directory)
-        return restore(directory, data.X_train, data.X_test, spec.algorithm, callbacks)
-    return _new_trainer(spec, data, callbacks)
-
-
 def _save(trainer, spec, directory, elapsed):
-    directory.mkdir(parents=True, exist_ok=True)
-    extra = {"dataset": spec.dataset, "algorithm": spec.algorithm, "experiment": "reproduce",
-             "elapsed": elapsed}
-    checkpoint.save(directory, trainer.model, trainer, extra=extra)
+    save_run(trainer, spec, directory, "reproduce", elapsed)
     atomicfile.write_json(directory / "history.json", trainer.history_dicts())
-
-
-def _read_json(path):
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _finished(spec, directory, samples):
     """The run's result if it diverged or already reached ``samples``, read from disk; else None."""
-    status = _read_json(directory / "status.json")
+    status = read_json(directory / "status.json")
     if status is not None:
-        history = _read_json(directory / "history.json") or []
+        history = read_json(directory / "history.json") or []
         return RunResult(spec, "diverged", status["samples"], status["train_time"],
                          status["elapsed"], history, status["message"])
     meta = checkpoint.read_meta(directory, missing_ok=True)
     if meta is None or meta["trainer"]["samples"] < samples:
         return None
-    _check_matches(spec, directory)
+    check_matches(spec, directory)
     return RunResult(spec, "done", meta["trainer"]["samples"], meta["trainer"]["wall_time"],
                      meta["extra"].get("elapsed", 0.0), meta["trainer"]["history"])
 
@@ -207,7 +136,7 @@ def _train_locked(spec, directory, samples, data, quiet, stream, say):
     """:func:`train_run`'s training, under the run directory's lock."""
     start = time.perf_counter()
     callbacks = [] if quiet else [ProgressPrinter(samples, interval=10.0, stream=stream)]
-    trainer = _open_trainer(spec, directory, data, callbacks)
+    trainer = open_trainer(spec, directory, data.X_train, data.X_test, callbacks)
     meta = checkpoint.read_meta(directory, missing_ok=True)
     before = meta["extra"].get("elapsed", 0.0) if meta else 0.0
     elapsed = lambda: before + time.perf_counter() - start  # noqa: E731

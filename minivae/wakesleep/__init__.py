@@ -21,13 +21,15 @@ what makes the two algorithms comparable in Fig. 2.
 **Sign.** As everywhere in minivae, the code minimizes losses: the wake loss is
 $-\frac1{M}\sum_i \log p_\theta(x^{(i)}, z^{(i)})$ and the sleep loss
 $-\frac1M\sum_i \log q_\phi(z^{(i)}|x^{(i)})$ of the dreams.
+
+**Checkpoints.** A :class:`WakeSleepTrainer` saves and resumes through
+:mod:`minivae.checkpoint` like AEVB's; importing this package defines the ``"wakesleep"``
+algorithm the checkpoint records.
 """
 from .dream import draw_dream_noise, dream
 from .phases import (sleep_backward, sleep_forward, sleep_loss_and_grads, wake_backward,
                      wake_forward, wake_loss_and_grads)
-from .resume import ALGORITHMS, restore
 from .trainer import WakeSleepTrainer
 
 __all__ = ["dream", "draw_dream_noise", "wake_forward", "wake_backward", "sleep_forward",
-           "sleep_backward", "wake_loss_and_grads", "sleep_loss_and_grads", "WakeSleepTrainer",
-           "ALGORITHMS", "restore"]
+           "sleep_backward", "wake_loss_and_grads", "sleep_loss_and_grads", "WakeSleepTrainer"]

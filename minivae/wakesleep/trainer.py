@@ -40,13 +40,7 @@ class WakeSleepTrainer(Trainer):
     the wake phase draws ``L`` samples of $z$ per datapoint, the sleep phase ``M`` dreams.
     """
 
-    @classmethod
-    def from_trainer(cls, trainer):
-        """A WakeSleepTrainer with the whole state of ``trainer`` (e.g. one rebuilt by
-        :func:`minivae.checkpoint.restore_trainer`), so that it continues with wake-sleep."""
-        new = cls.__new__(cls)
-        new.__dict__.update(vars(trainer))
-        return new
+    algorithm = "wakesleep"
 
     def step(self):
         """One wake-sleep update; returns the minibatch's mean bound (estimator B, nats per datapoint)."""
