@@ -181,6 +181,10 @@ class Trainer:
     algorithm = "aevb"
     """The name a checkpoint records for this update rule (a key of :data:`TRAINERS`)."""
 
+    gaussian_latents_only = False
+    """Whether this algorithm is written for the paper's latent, a Gaussian $q_\phi(z|x)$ with
+    the prior $\mathcal N(0, I)$ (wake-sleep and MCEM are); then another family is refused."""
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "algorithm" not in vars(cls):
@@ -195,6 +199,7 @@ class Trainer:
                  estimator="B", weight_prior=True, binarization=None, seed=None,
                  eval_train_size=10_000, eval_L=1, callbacks=(), engine=None):
         _check_model(model)
+        self._check_latent(model)
         bernoulli = model.decoder == "bernoulli"
         binarization = ("dynamic" if bernoulli else "none") if binarization is None else binarization
         if check_binarization(binarization) != "none" and not bernoulli:
@@ -229,6 +234,13 @@ class Trainer:
         self.eval_train_size = check_positive_int("eval_train_size", eval_train_size)
         self._prepare_eval_sets()
         self._batch = np.empty((self.batch_size, model.n_input), self.dtype)
+
+    def _check_latent(self, model):
+        latent = getattr(model, "latent", None)
+        if self.gaussian_latents_only and latent is not None and not latent.closed_form_kl:
+            raise ValueError(f"{self.algorithm} is written for the paper's Gaussian latent with "
+                             f"prior N(0, I); this model's is {model.family_name} with prior "
+                             f"scale {model.prior_scale:g}: train it with AEVB")
 
     def _prepare_eval_sets(self):
         if self.binarization == "fixed":

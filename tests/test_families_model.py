@@ -461,3 +461,12 @@ def test_a_checkpoint_naming_an_unknown_family_is_refused_in_one_line(tmp_path):
     with pytest.raises(checkpoint.CheckpointError,
                        match="model does not describe a VAE .*unknown latent family 'Laplace\\(\\)'"):
         checkpoint.load(tmp_path / "run")
+
+
+def test_mcem_refuses_another_latent_family():
+    """MCEM's sampler and M-step are written for the N(0, I) prior: a Laplace model is refused,
+    not trained as if it were Gaussian."""
+    from minivae.mcem import MCEMTrainer
+    X = (np.random.default_rng(0).random((40, 8)) < 0.5) * 1.0
+    with pytest.raises(ValueError, match="mcem is written for the paper's Gaussian latent.*laplace"):
+        MCEMTrainer(VAE(8, 6, 2, family="laplace", seed=0), X)

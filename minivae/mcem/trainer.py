@@ -80,6 +80,7 @@ class MCEMTrainer(Trainer):
     """
 
     algorithm = "mcem"
+    gaussian_latents_only = True
 
     def __init__(self, model, X_train, X_test=None, *args, n_leapfrog=10, n_updates=5,
                  target_accept=0.9, initial_step_size=0.1, marginal_eval_size=100, **kwargs):
