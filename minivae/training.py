@@ -182,7 +182,7 @@ class Trainer:
     """The name a checkpoint records for this update rule (a key of :data:`TRAINERS`)."""
 
     gaussian_latents_only = False
-    """Whether this algorithm is written for the paper's latent, a Gaussian $q_\phi(z|x)$ with
+    r"""Whether this algorithm is written for the paper's latent, a Gaussian $q_\phi(z|x)$ with
     the prior $\mathcal N(0, I)$ (wake-sleep and MCEM are); then another family is refused."""
 
     def __init_subclass__(cls, **kwargs):
