@@ -77,7 +77,8 @@ def add_appendix_d_options(parser, leapfrog_help="leapfrog steps per HMC move (d
 
 def add_engine_option(p):
     """``--engine fused|reference`` (:mod:`minivae.engines`), for the commands that train or evaluate."""
-    p.add_argument("--engine", choices=["fused", "reference"], default="fused",
+    p.add_argument("--engine", choices=["fused", "reference"],
                    help="fused (default): compiled kernels, fast; reference: the readable "
                         "forward/backward pairs and optimizer a student reads (no Numba, slower). "
-                        "In float64 the two agree to round-off")
+                        "In float64 the two agree to round-off. A continued run keeps the engine "
+                        "it was started with unless train --resume is given --engine")

@@ -454,7 +454,7 @@ def check_opt_state(ckpt, names, path):
             raise _error(path, f"opt/{name}/{missing[0]}", "is missing")
 
 
-def restore_trainer(directory, X_train, X_test=None, callbacks=(), algorithm=None):
+def restore_trainer(directory, X_train, X_test=None, callbacks=(), algorithm=None, engine=None):
     """Rebuild the trainer saved in ``directory``, of the algorithm it records (a
     :class:`~minivae.training.Trainer` for AEVB, a ``WakeSleepTrainer``, an ``MCEMTrainer``), to
     continue training.
@@ -468,6 +468,9 @@ def restore_trainer(directory, X_train, X_test=None, callbacks=(), algorithm=Non
     X_train, X_test : the data, as given to the trainer that was saved
     callbacks : list, as for :class:`~minivae.training.Trainer`
     algorithm : str, optional, the algorithm expected: a run of another one is refused
+    engine : ``"fused"`` or ``"reference"``, optional: by default the engine the run was saved
+        with (``"fused"`` for a checkpoint older than that record); the same engine continues
+        the run bit for bit, the other one to round-off
 
     Raises
     ------
@@ -490,6 +493,7 @@ def restore_trainer(directory, X_train, X_test=None, callbacks=(), algorithm=Non
     cls = _trainer_class(ckpt.algorithm, path)
     config = dict(ckpt.trainer["config"])
     n_train = config.pop("n_train")
+    config["engine"] = engine or config.get("engine", "fused")
     if len(X_train) != n_train:
         raise ValueError(f"the checkpoint was trained on {n_train} rows, got {len(X_train)}")
     try:

@@ -67,7 +67,7 @@ and ``--lr`` come from :mod:`minivae.presets`, ``--eval-every`` from the budget,
 is A for a ``--family`` other than gaussian). The parser's defaults are ``None``, so that a
 resumed run can tell a flag given from one left out."""
 
-RESUME_CHANGES = ("samples", "lr", "eval_every")
+RESUME_CHANGES = ("samples", "lr", "eval_every", "engine")
 """The options a resumed run may change; every other one must match the run's setting."""
 
 ALGORITHMS = {"aevb": "AEVB", "wakesleep": "wake-sleep", "mcem": "MCEM"}
@@ -263,7 +263,7 @@ def _resumed_run(args):
     preset = get_preset(extra["dataset"])
     with _reading(out):
         trainer = checkpoint.restore_trainer(out, preset.load("train"), preset.load("test"),
-                                             algorithm=ckpt.algorithm)
+                                             algorithm=ckpt.algorithm, engine=args.engine)
     samples = extra.get("samples") if args.samples is None else args.samples
     if samples is None:
         raise UsageError(f"--resume {out}: the run records no budget; give --samples")
@@ -280,7 +280,8 @@ def _resumed_run(args):
                     args.eval_every is not None)
     changes = {"samples": (extra.get("samples"), samples),
                "eval_every": (extra.get("eval_every"), eval_every),
-               "lr": (trainer.optimizer.lr, trainer.optimizer.lr if args.lr is None else args.lr)}
+               "lr": (trainer.optimizer.lr, trainer.optimizer.lr if args.lr is None else args.lr),
+               "engine": (ckpt.trainer["config"].get("engine", "fused"), trainer.engine)}
     if changes["lr"][0] != changes["lr"][1]:
         config = trainer.optimizer.config()
         trainer.optimizer = make_optimizer(config.pop("name"), **{**config, "lr": args.lr})
@@ -738,7 +739,7 @@ def main(argv=None):
     name = " ".join(["minivae", args.command] + ([args.experiment]
                                                   if getattr(args, "experiment", None) else []))
     try:
-        with use_engine(getattr(args, "engine", "fused")):
+        with use_engine(getattr(args, "engine", None) or "fused"):
             return args.func(args)
     except KeyboardInterrupt:
         return _report(args, name, "interrupted", 130)

@@ -22,9 +22,20 @@ from .validation import check_nonnegative_float, check_positive_float
 
 __all__ = ["Adagrad", "SGD", "Adam", "OPTIMIZERS", "make_optimizer"]
 
+OPTIMIZERS = {}
+"""Every optimizer by name. A subclass of the optimizers' base class that sets ``name`` adds
+itself when it is defined; then ``make_optimizer``, checkpoints and ``minivae train --optimizer``
+know it. A new optimizer is that one class: ``name``, ``_init_slot`` (its state per tensor) and
+``step`` (``tests/test_optim.py`` trains and resumes RMSprop this way)."""
+
 
 class _Optimizer:
     name = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls) and cls.name:
+            OPTIMIZERS[cls.name] = cls
     one_call = True
     """Whether the fused engine may run one step over all parameters at once: every state slot
     has its parameter's shape and the step treats each entry alike."""
@@ -142,9 +153,6 @@ class Adam(_Optimizer):
         m[...] = moment(m, g, self.beta1)
         v[...] = moment(v, g * g, self.beta2)
         theta[...] = adam_param(theta, m, v, self.lr, self.epsilon, c1, c2)
-
-
-OPTIMIZERS = {cls.name: cls for cls in (Adagrad, SGD, Adam)}
 
 
 def make_optimizer(name="adagrad", **kwargs):

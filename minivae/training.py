@@ -235,6 +235,17 @@ class Trainer:
         self._prepare_eval_sets()
         self._batch = np.empty((self.batch_size, model.n_input), self.dtype)
 
+    @property
+    def optimizer(self):
+        """The optimizer; assigning another one hands it to the engine too."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer):
+        self._optimizer = optimizer
+        if "_engine" in vars(self):
+            self._engine.optimizer = optimizer
+
     def _check_latent(self, model):
         latent = getattr(model, "latent", None)
         if self.gaussian_latents_only and latent is not None and not latent.closed_form_kl:
@@ -261,7 +272,7 @@ class Trainer:
         return {"batch_size": self.batch_size, "L": self.L, "estimator": self.estimator,
                 "weight_prior": self.weight_prior, "binarization": self.binarization,
                 "seed": self.seed, "eval_L": self.eval_L, "eval_train_size": self.eval_train_size,
-                "n_train": len(self.X_train)}
+                "n_train": len(self.X_train), "engine": self.engine}
 
     def extra_arrays(self):
         """The arrays of this algorithm's own state, by name, that a checkpoint saves (as

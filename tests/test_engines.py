@@ -183,3 +183,28 @@ def test_a_planted_bug_in_a_teaching_function_changes_reference_training(bug, tm
     numba_loaded, history = _reference_run(copy)
     assert not numba_loaded
     assert history != clean_history
+
+
+def test_a_checkpoint_records_the_engine_and_a_resume_keeps_it(tmp_path):
+    from minivae.checkpoint import restore_trainer, save
+    X = grey_data()
+    trainer = Trainer(VAE(16, 8, 2, seed=0), X, batch_size=50, seed=1, engine="reference")
+    trainer.run(500, eval_every=500)
+    save(tmp_path, trainer.model, trainer)
+    assert restore_trainer(tmp_path, X).engine == "reference"
+    assert restore_trainer(tmp_path, X, engine="fused").engine == "fused"
+
+
+@pytest.mark.parametrize("engine", ["reference", "fused"])
+def test_a_new_optimizer_given_to_the_trainer_is_the_one_that_steps(engine):
+    """``minivae train --resume --lr`` hands the trainer a new optimizer; the engine must use it."""
+    X = grey_data()
+    runs = []
+    for lr in (0.05, 0.05, 0.5):
+        trainer = Trainer(VAE(16, 8, 2, seed=0), X, optimizer=Adagrad(lr=0.05), batch_size=50,
+                          seed=1, engine=engine)
+        trainer.optimizer = Adagrad(lr=lr)
+        trainer.step()
+        runs.append(trainer.model.params["dec.b_logits"].copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.allclose(runs[0], runs[2])

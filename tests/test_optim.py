@@ -219,3 +219,51 @@ def test_bad_adagrad_and_adam_settings():
         Adam(beta1=1.0)
     with pytest.raises(ValueError, match=r"beta2 must be a number in \[0, 1\)"):
         Adam(beta2=-0.1)
+
+
+# ----------------------------------------------------------------------------------------
+# Adding an optimizer is one class (the worked example of docs/design.md)
+# ----------------------------------------------------------------------------------------
+
+def test_a_new_optimizer_is_one_class_that_trains_saves_and_resumes(monkeypatch, tmp_path):
+    from minivae import optim
+    from minivae.checkpoint import restore_trainer, save
+    from minivae.training import Trainer
+    monkeypatch.setattr(optim, "OPTIMIZERS", dict(optim.OPTIMIZERS))  # forget it after the test
+
+    class RMSprop(optim._Optimizer):
+        r"""$v \leftarrow \rho v + (1-\rho) g^2$, $\theta \leftarrow \theta - \eta g / (\sqrt v + \delta)$."""
+        name = "rmsprop"
+
+        def __init__(self, lr=0.01, rho=0.9, delta=1e-8):
+            super().__init__(lr)
+            self.rho, self.delta = rho, delta
+
+        def _init_slot(self, p):
+            return {"v": np.zeros_like(p)}
+
+        def step(self, theta, g, slots):
+            v = slots["v"]
+            v[...] = self.rho * v + (1.0 - self.rho) * g * g
+            theta -= self.lr * g / (np.sqrt(v) + self.delta)
+
+    assert make_optimizer("rmsprop", lr=0.02).config() == {"name": "rmsprop", "lr": 0.02,
+                                                           "rho": 0.9, "delta": 1e-8}
+    X = (np.random.default_rng(0).random((200, 10)) < 0.3) * 1.0
+
+    def trainer(engine):
+        return Trainer(VAE(10, 6, 2, seed=0), X, optimizer=RMSprop(lr=0.02), batch_size=20,
+                       seed=1, eval_train_size=50, engine=engine)
+    whole = {engine: trainer(engine) for engine in ("reference", "fused")}
+    for t in whole.values():
+        t.run(2000, eval_every=1000)
+    first = trainer("reference")
+    first.run(1000, eval_every=1000)
+    save(tmp_path, first.model, first)
+    resumed = restore_trainer(tmp_path, X)
+    assert type(resumed.optimizer) is RMSprop
+    resumed.run(2000, eval_every=1000)
+    for name, p in whole["reference"].model.params.items():
+        np.testing.assert_array_equal(resumed.model.params[name], p)  # bit for bit
+        np.testing.assert_allclose(whole["fused"].model.params[name], p, rtol=1e-9, atol=1e-12)
+    assert whole["reference"].history[-1].train_bound > whole["reference"].history[0].train_bound
