@@ -102,13 +102,22 @@ class FastPath:
 
     def _forward(self, X, eps, ws, sparse):
         """Encoder, sampler, KL and decoder; leaves every intermediate in ``ws``."""
+        self._encode(X, ws, sparse)
+        K.reparameterize_kl(ws.mu, ws.logvar, eps, ws.Z, ws.kl)
+        self._decode(ws.Z, ws.dec, ws.out)
+
+    def _encode(self, X, ws, sparse):
+        """Encoder: hidden layers into ``ws.enc``, the heads into ``ws.mu`` and ``ws.logvar``."""
         h = self._mlp(X, "enc", ws.enc, sparse)
         self._affine(h, ("enc", "mu"), ws.mu)
         self._affine(h, ("enc", "logvar"), ws.logvar)
-        K.reparameterize_kl(ws.mu, ws.logvar, eps, ws.Z, ws.kl)
-        g = self._mlp(ws.Z, "dec", ws.dec)
+
+    def _decode(self, Z, hidden, out):
+        """Decoder: hidden layers into the buffers ``hidden``, each head into ``out[head]``
+        (before the Gaussian mean's optional sigmoid)."""
+        g = self._mlp(Z, "dec", hidden)
         for head in self.heads:
-            self._affine(g, ("dec", head), ws.out[head])
+            self._affine(g, ("dec", head), out[head])
 
     def _loglik(self, X, ws, scale):
         if self.model.decoder == "bernoulli":
@@ -238,19 +247,28 @@ class FastPath:
         """Forward and backward over the rows ``X`` of a minibatch of ``M`` rows into ``ws``;
         returns the sum of their bounds. ``ws.grads`` is this shard's share of the gradient."""
         L, m = eps.shape[0], X.shape[0]
-        G = ws.grads
         self._forward(X, eps, ws, sparse)
         self._loglik(X, ws, -1.0 / (M * L))
         total = float(np.sum(self._bound(ws, m, L)))
-        dec_in = ws.dec[-1] if self.n_layers else ws.Z
-        self._heads_backward(G, dec_in, "dec", self.heads, ws.dout, ws.ddec[-1], ws.dec_tmp,
-                             self._dinput_by_transpose())
-        self._mlp_backward(G, ws.ddec[-1], "dec", ws.Z, ws.dec, ws.ddec, ws.dZ)
+        self._decoder_backward(ws, ws.dZ)
         K.reparameterize_kl_backward(ws.dZ, ws.mu, ws.logvar, eps, 1.0 / M, ws.dmu, ws.dlogvar)
-        d_latent = {"mu": ws.dmu, "logvar": ws.dlogvar}
-        self._heads_backward(G, ws.enc[-1], "enc", ("mu", "logvar"), d_latent, ws.denc[-1], ws.dtmp)
-        self._mlp_backward(G, ws.denc[-1], "enc", X, ws.enc, ws.denc, None, sparse)
+        self._encoder_backward(X, ws, sparse)
         return total
+
+    def _decoder_backward(self, ws, dZ):
+        """From the output gradients ``ws.dout`` into the ``dec.*`` gradients of ``ws.grads``;
+        writes the gradient for ``ws.Z`` into ``dZ`` unless it is ``None``."""
+        dec_in = ws.dec[-1] if self.n_layers else ws.Z
+        self._heads_backward(ws.grads, dec_in, "dec", self.heads, ws.dout, ws.ddec[-1], ws.dec_tmp,
+                             self._dinput_by_transpose())
+        self._mlp_backward(ws.grads, ws.ddec[-1], "dec", ws.Z, ws.dec, ws.ddec, dZ)
+
+    def _encoder_backward(self, X, ws, sparse):
+        """From ``ws.dmu`` and ``ws.dlogvar`` into the ``enc.*`` gradients of ``ws.grads``."""
+        d_latent = {"mu": ws.dmu, "logvar": ws.dlogvar}
+        self._heads_backward(ws.grads, ws.enc[-1], "enc", ("mu", "logvar"), d_latent, ws.denc[-1],
+                             ws.dtmp)
+        self._mlp_backward(ws.grads, ws.denc[-1], "enc", X, ws.enc, ws.denc, None, sparse)
 
 
 class GradientParts:

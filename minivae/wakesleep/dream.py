@@ -19,7 +19,7 @@ import numpy as np
 from ..activations import sigmoid
 from ..decoder import check_decoder, decoder_forward
 
-__all__ = ["draw_dream_noise", "dream"]
+__all__ = ["draw_dream_noise", "dream", "dream_from"]
 
 
 def draw_dream_noise(rng, M, n_latent, n_input, kind):
@@ -58,6 +58,25 @@ def dream(Z, noise, params, n_layers, activation, kind, sigmoid_mean=True):
     X : ndarray (M, D) float64; entries 0.0 or 1.0 for the Bernoulli decoder
     """
     outputs, _ = decoder_forward(Z, params, n_layers, activation, kind, sigmoid_mean)
+    return dream_from(outputs, noise)
+
+
+def dream_from(outputs, noise, out=None):
+    r"""The dreams of :func:`dream` from the decoder's outputs (the second half of :func:`dream`;
+    the fused wake-sleep step, :mod:`minivae.wakesleep.fused`, computes the outputs its own way).
+
+    Parameters
+    ----------
+    outputs : dict, ``logits``, or ``mean`` (after the optional sigmoid) and ``logvar``, each (M, D)
+    noise : ndarray (M, D), see :func:`draw_dream_noise`
+    out : ndarray (M, D), optional, written and returned instead of a new float64 array
+
+    Returns
+    -------
+    X : ndarray (M, D); entries 0.0 or 1.0 for the Bernoulli decoder
+    """
+    if out is None:
+        out = np.empty(noise.shape, np.float64)
     if "logits" in outputs:
-        return (noise < sigmoid(outputs["logits"])).astype(np.float64)
-    return outputs["mean"] + np.exp(0.5 * outputs["logvar"]) * noise
+        return np.less(noise, sigmoid(outputs["logits"]), out=out)
+    return np.add(outputs["mean"], np.exp(0.5 * outputs["logvar"]) * noise, out=out)
