@@ -147,10 +147,10 @@ def mnist_small():
     return X[:1000], X_test[:500]
 
 
-def _trainer(data, seed=0):
+def _trainer(data, seed=0, engine="fused"):
     model = minivae.VAE(784, 50, 5, seed=seed)
     return WakeSleepTrainer(model, *data, optimizer=minivae.Adagrad(lr=0.02), seed=seed,
-                            eval_train_size=500)
+                            eval_train_size=500, engine=engine)
 
 
 def test_a_short_wake_sleep_run_improves_the_bound_and_the_recognition_model(mnist_small):
@@ -185,8 +185,12 @@ def test_resumed_wake_sleep_run_equals_an_uninterrupted_one(mnist_small, tmp_pat
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
-def test_non_finite_wake_sleep_step_stops_loudly(mnist_small):
-    trainer = _trainer(mnist_small)
+@pytest.mark.parametrize("engine", ["fused", "reference"])
+def test_non_finite_wake_sleep_step_stops_loudly(mnist_small, engine):
+    trainer = _trainer(mnist_small, engine=engine)
     trainer.model.params["dec.b_logits"][0] = np.inf
+    before = {name: p.copy() for name, p in trainer.model.params.items()}
     with pytest.raises(FloatingPointError, match="wake-sleep"):
         trainer.step()
+    for name, p in before.items():  # nothing reached the parameters
+        np.testing.assert_array_equal(trainer.model.params[name], p, err_msg=name)

@@ -25,6 +25,7 @@ Fig. 2 does; the dreams are extra work per step that AEVB does not do.
 """
 import numpy as np
 
+from ..model import VAE
 from ..prior import log_prior_backward, log_prior_forward
 from ..training import Trainer
 from .dream import draw_dream_noise, dream
@@ -43,13 +44,54 @@ class WakeSleepTrainer(Trainer):
     algorithm = "wakesleep"
 
     def step(self):
-        """One wake-sleep update; returns the minibatch's mean bound (estimator B, nats per datapoint)."""
+        """One wake-sleep update; returns the minibatch's mean bound (estimator B, nats per datapoint).
+
+        The noise is drawn first, in one order for both engines (``eps``, then the dreams' ``Z``
+        and pixel noise), so that the fused and the reference engine train alike.
+        """
         model = self.model
         X = self._next_batch()
         M = len(X)
         eps = self.rng.standard_normal((self.L, M, model.n_latent),
                                        dtype=getattr(model, "dtype", np.float64))
         Z, noise = draw_dream_noise(self.rng, M, model.n_latent, model.n_input, model.decoder)
+        fused = self._wake_sleep_path()
+        bound = (self._reference_step(X, eps, Z, noise) if fused is None
+                 else self._fused_step(fused, X, eps, Z, noise))
+        self.samples += M
+        return bound
+
+    def _wake_sleep_path(self):
+        """The fused phases (:class:`~minivae.wakesleep.fused.WakeSleepPath`, built once) when the
+        trainer's engine is ``"fused"`` and the model is a Gaussian-latent :class:`minivae.VAE`;
+        else ``None``: the readable phases. Numba is imported only here, on first use."""
+        model = self.model
+        if self.engine != "fused" or not isinstance(model, VAE) \
+                or getattr(model, "family", "gaussian") != "gaussian":
+            return None
+        path = getattr(self, "_fused_path", None)
+        if path is None or path.model is not model:
+            from .fused import WakeSleepPath
+            path = self._fused_path = WakeSleepPath(model)
+        return path
+
+    def _fused_step(self, path, X, eps, Z, noise):
+        """Both phases fused, updated by the engine with the weight prior folded in (``decay``)."""
+        result = path.run(X, eps, Z, noise)
+        decay = self._prior_decay()
+        state = None
+        if result.parts.checked and result.finite():  # the parts were checked on their threads
+            state = self._engine.update_sum(result.parts.parts, self.opt_state, decay)
+        if state is None:
+            grads = result.parts.summed()
+            self._check_finite_step(result.wake_loss, result.sleep_loss, grads)
+            state = self._engine.update(self.model.params, grads, self.opt_state, decay)
+        self.opt_state = state
+        return result.bound
+
+    def _reference_step(self, X, eps, Z, noise):
+        """Both phases through the readable forward/backward pairs of :mod:`.phases`."""
+        model = self.model
         wake_loss, grads, bound = wake_loss_and_grads(model, X, eps, validate=False)
         X_dream = dream(Z, noise, model.params, len(model.n_hidden), model.activation,
                         model.decoder, model.sigmoid_mean)
@@ -62,11 +104,11 @@ class WakeSleepTrainer(Trainer):
                 grads[name] += g
         self._check_finite_step(wake_loss, sleep_loss, grads)
         self._update(model.params, grads)
-        self.samples += M
         return float(bound.mean())
 
     def _check_finite_step(self, wake_loss, sleep_loss, grads):
-        bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
+        """Raise, before the update, on a non-finite loss or gradient (checked by the engine)."""
+        bad = self._nonfinite(grads)
         if np.isfinite(wake_loss) and np.isfinite(sleep_loss) and not bad:
             return
         raise FloatingPointError(
