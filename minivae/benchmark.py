@@ -7,6 +7,9 @@ a number of warm-up steps and then a number of timed steps, and reports examples
 The contestants of a row take turns, and the whole turn is repeated ``rounds`` times: a row
 reports each contestant's median rate and the median of the per-round ratios to PyTorch, so a
 slow spell of the machine during one contestant's turn moves the ratio less.
+
+``minivae bench --wakesleep`` times the same model's wake-sleep steps instead
+(:func:`wakesleep_rates`): AEVB's fused step against wake-sleep's reference and fused engines.
 """
 import os
 import subprocess
@@ -23,9 +26,11 @@ from .datasets import load_mnist
 from .model import VAE
 from .training import Trainer
 from . import torch_reference
+from .wakesleep import WakeSleepTrainer
 
-__all__ = ["examples_per_second", "compile_times", "blas_info", "run_benchmark", "format_table",
-           "kernel_ab", "step_ab", "format_ab", "phases"]
+__all__ = ["examples_per_second", "compile_times", "blas_info", "cpu_name", "run_benchmark",
+           "format_table", "kernel_ab", "step_ab", "format_ab", "phases", "wakesleep_rates",
+           "format_wakesleep"]
 
 
 def blas_info():
@@ -35,6 +40,18 @@ def blas_info():
         return f"{config.get('name', '?')} {config.get('version', '')}".strip()
     except Exception:  # noqa: BLE001 - only informative
         return "unknown"
+
+
+def cpu_name():
+    """The CPU's model name, as ``lscpu`` prints it (from ``/proc/cpuinfo``; ``"unknown"`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return "unknown"
 
 
 def threads():
@@ -354,8 +371,73 @@ def _timed(fn, seconds):
     return timed
 
 
+# -- wake-sleep against AEVB -------------------------------------------------------------------
+WAKESLEEP_CONTESTANTS = (("aevb", Trainer, "fused"), ("wakesleep reference", WakeSleepTrainer, "reference"),
+                         ("wakesleep fused", WakeSleepTrainer, "fused"))
+"""``(name, trainer class, engine)`` of each contestant of :func:`wakesleep_rates`."""
+
+
+def _engine_contestant(X, cls, engine, dtype, batch_size):
+    """``(setup, step)`` for :func:`_rates`: a ``cls`` trainer of the paper's model on the Numba
+    backend running ``engine``."""
+    with use_backend("numba"):
+        trainer = cls(VAE(784, 500, 20, seed=0, dtype=dtype), X, batch_size=batch_size, seed=0,
+                      eval_train_size=1, engine=engine)
+    return lambda: (set_backend("numba"), kernels.set_threads(threads())), trainer.step
+
+
+def wakesleep_rates(X, dtypes=("float64", "float32"), batch_size=100, steps=300, warmup=30,
+                    rounds=3, progress=None):
+    """Examples per second of :data:`WAKESLEEP_CONTESTANTS` training 784-500-20 on ``X`` (Numba
+    backend, kernels on as many threads as BLAS), taking turns ``rounds`` times per dtype as
+    :func:`run_benchmark`'s rows do. Returns a dict for :func:`format_wakesleep`; each row holds
+    the median rates and the medians of the per-round ratios."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    rows = []
+    for dtype in dtypes:
+        contestants = {name: _engine_contestant(X, cls, engine, dtype, batch_size)
+                       for name, cls, engine in WAKESLEEP_CONTESTANTS}
+        per_round = [_rates(contestants, batch_size, steps, warmup) for _ in range(rounds)]
+        ratio = lambda a, b: float(np.median([r[a] / r[b] for r in per_round]))  # noqa: E731
+        rows.append({"dtype": dtype, **{n: float(np.median([r[n] for r in per_round]))
+                                        for n in contestants},
+                     "fused_to_aevb": ratio("wakesleep fused", "aevb"),
+                     "fused_to_reference": ratio("wakesleep fused", "wakesleep reference"),
+                     "per_round": per_round})
+        if progress:
+            progress(rows[-1])
+    return {"rows": rows, "batch": batch_size, "steps": steps, "rounds": rounds,
+            "threads": threads(), "kernels": _kernels_line(), "cpu": cpu_name(),
+            "blas": blas_info(), "numpy": np.__version__, "load_average": _load()}
+
+
+def format_wakesleep(result):
+    """:func:`wakesleep_rates`' report as text."""
+    lines = [f"minivae bench --wakesleep: 784-500-20 Bernoulli VAE, MNIST, batch {result['batch']}, "
+             f"numba backend; {result['threads']} BLAS thread(s); CPU {result['cpu']}; BLAS "
+             f"{result['blas']}; numpy {result['numpy']}",
+             "  dtype  AEVB fused/s  WS reference/s  WS fused/s  WS fused/AEVB  WS fused/reference"]
+    for row in result["rows"]:
+        lines.append(f"{row['dtype']:>7}  {row['aevb']:>12,.0f}  {row['wakesleep reference']:>14,.0f}  "
+                     f"{row['wakesleep fused']:>10,.0f}  {row['fused_to_aevb']:>12.2f}x  "
+                     f"{row['fused_to_reference']:>17.2f}x")
+    lines.append(f"examples (real datapoints) per second; each cell the median of {result['rounds']} "
+                 f"round(s) of {result['steps']} timed steps per contestant, ratios the medians of "
+                 "the per-round ratios")
+    lines.append(result["kernels"])
+    if result.get("load_average"):
+        lines.append("load average at the end: " + ", ".join(f"{v:.2f}" for v in result["load_average"]))
+    return "\n".join(lines)
+
+
 def main(args):
     """Entry point of ``minivae bench``."""
+    if getattr(args, "wakesleep", False):
+        result = wakesleep_rates(load_mnist("train")[0], tuple(args.dtypes), steps=args.steps,
+                                 warmup=args.warmup, rounds=args.rounds)
+        print(atomicfile.dumps(result) if args.json else format_wakesleep(result))
+        return 0
     if args.profile:
         print(profile(load_mnist("train")[0], steps=args.steps))
         return 0

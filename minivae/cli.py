@@ -625,6 +625,9 @@ def _add_bench_options(p):
     p.add_argument("--phases", action="store_true",
                    help="instead, time the phases of --steps training steps (numba, batch 100, "
                         "each --dtypes): minibatch, noise, loss and gradient, check, update")
+    p.add_argument("--wakesleep", action="store_true",
+                   help="instead, time AEVB's fused step against wake-sleep's reference and fused "
+                        "engines (numba, batch 100, each --dtypes, --rounds turns)")
     p.set_defaults(func=_bench)
 
 

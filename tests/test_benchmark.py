@@ -80,3 +80,17 @@ def test_the_table_names_the_yardstick_or_how_to_install_it():
                   torch_available=False, torch=None)
     text = benchmark.format_table(result)
     assert "`pip install torch==2.13.0`" in text and "yardstick:" not in text
+
+
+def test_wakesleep_rates_time_every_engine_and_leave_the_settings():
+    import numpy as np
+    before = (get_backend(), kernels.get_threads())
+    X = (np.random.default_rng(0).random((300, 784)) < 0.2).astype(float)
+    result = benchmark.wakesleep_rates(X, ("float64",), steps=2, warmup=1, rounds=2)
+    (row,) = result["rows"]
+    names = [name for name, _, _ in benchmark.WAKESLEEP_CONTESTANTS]
+    assert all(row[n] > 0 for n in names) and len(row["per_round"]) == 2
+    assert row["fused_to_aevb"] > 0 and row["fused_to_reference"] > 0
+    assert result["cpu"] and (get_backend(), kernels.get_threads()) == before
+    table = benchmark.format_wakesleep(result)
+    assert "WS fused/AEVB" in table and result["cpu"] in table
