@@ -138,3 +138,21 @@ def test_fused_and_reference_engines_train_alike(mnist_small, decoder, n_hidden,
 def test_the_engine_chooses_the_phases(mnist_small):
     assert isinstance(_trainer(mnist_small, "fused", "bernoulli", 20)._wake_sleep_path(), WakeSleepPath)
     assert _trainer(mnist_small, "reference", "bernoulli", 20)._wake_sleep_path() is None
+
+
+def test_a_reference_wake_sleep_run_does_not_import_numba():
+    """The fused phases, and with them Numba, load only when a fused step runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import sys; import numpy as np; import minivae; "
+            "from minivae.wakesleep import WakeSleepTrainer; "
+            "X = (np.random.default_rng(0).random((100, 12)) < 0.3) * 1.0; "
+            "t = WakeSleepTrainer(minivae.VAE(12, 6, 2, seed=0), X, batch_size=20, seed=0, "
+            "eval_train_size=20, engine='reference'); t.run(200); "
+            "print('numba' in sys.modules)")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"]
