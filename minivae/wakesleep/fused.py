@@ -16,13 +16,14 @@ tests hold it to ``rtol=1e-12``) with the kernels, workspaces and sharding of
 The two phases write disjoint halves of one flat gradient buffer (:mod:`minivae.flat`), so the
 optimizer updates all parameters in one call, as for AEVB.
 
-**Second copies of formulas.** The wake phase's decoder log-likelihood and its gradient are the
-kernels' (:func:`minivae.kernels.bernoulli`, :func:`minivae.kernels.gaussian`), fused copies of
-:mod:`minivae.likelihoods`, as in AEVB's fused step. The sleep phase's $\log q$ and its
-gradient, the dream sampler and $\log p(z)$ are not copied: they are the readable functions
-(:func:`minivae.gaussian.log_q_forward`, :func:`minivae.wakesleep.dream.dream_from`), whose
-``(M, J)`` and ``(M, D)`` arrays cost little next to the matrix products. The parity tests
-(``tests/test_wakesleep_fused.py``) guard the copies.
+**Formulas written once.** The elementwise formulas are the teaching modules' own: the kernels
+evaluate those of :mod:`minivae.likelihoods`, :mod:`minivae.gaussian` and
+:mod:`minivae.activations` (:mod:`minivae.kernels.scalar`), and the sleep phase's
+$\log q$ and its gradient, the dream sampler and $\log p(z)$ are the readable functions
+themselves (:func:`minivae.gaussian.log_q_forward`, :func:`minivae.wakesleep.dream.dream_from`),
+whose ``(M, J)`` and ``(M, D)`` arrays cost little next to the matrix products. What this module
+writes a second time is the composition of the phases (:mod:`minivae.wakesleep.phases`); the
+parity tests (``tests/test_wakesleep_fused.py``) hold the two to round-off.
 
 The randomness is an argument, as in the phases: ``eps`` for the wake phase, ``Z`` and
 ``noise`` for the dreams (:func:`minivae.wakesleep.draw_dream_noise`).

@@ -22,6 +22,11 @@ Both gradients are taken at the current parameters and applied in one Adagrad st
 phases touch disjoint parameters, so this is the wake and sleep updates done side by side
 rather than one after the other). "Samples" counts real datapoints only, as the x-axis of
 Fig. 2 does; the dreams are extra work per step that AEVB does not do.
+
+**Engines.** With ``engine="reference"`` a step composes the readable phases
+(:mod:`~minivae.wakesleep.phases`, :func:`~minivae.wakesleep.dream.dream`); with ``"fused"``
+(the default) it runs them fused (:mod:`~minivae.wakesleep.fused`). Both draw the same noise in
+the same order, so in float64 they train alike to round-off.
 """
 import numpy as np
 
