@@ -156,3 +156,14 @@ def test_a_reference_wake_sleep_run_does_not_import_numba():
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False"]
+
+
+@pytest.mark.parametrize("engine", ["fused", "reference"])
+def test_wake_sleep_refuses_another_latent_family(engine):
+    """The phases draw z and score log q as Gaussians (on either engine): a Laplace model, or a
+    Gaussian with another prior scale, is refused, not trained as if it were N(0, I)."""
+    X = (np.random.default_rng(0).random((40, 8)) < 0.5) * 1.0
+    with pytest.raises(ValueError, match="wakesleep is written for the paper's Gaussian latent.*laplace"):
+        WakeSleepTrainer(minivae.VAE(8, 6, 2, family="laplace", seed=0), X, engine=engine)
+    with pytest.raises(ValueError, match="wakesleep is written for the paper's Gaussian latent"):
+        WakeSleepTrainer(minivae.VAE(8, 6, 2, prior_scale=2.0, seed=0), X, engine=engine)

@@ -47,6 +47,7 @@ class WakeSleepTrainer(Trainer):
     """
 
     algorithm = "wakesleep"
+    gaussian_latents_only = True  # the phases sample and score z as Gaussians
 
     def step(self):
         """One wake-sleep update; returns the minibatch's mean bound (estimator B, nats per datapoint).
@@ -70,9 +71,9 @@ class WakeSleepTrainer(Trainer):
         """The fused phases (:class:`~minivae.wakesleep.fused.WakeSleepPath`, built once) when the
         trainer's engine is ``"fused"`` and the model is a Gaussian-latent :class:`minivae.VAE`;
         else ``None``: the readable phases. Numba is imported only here, on first use."""
-        model = self.model
+        model, latent = self.model, getattr(self.model, "latent", None)
         if self.engine != "fused" or not isinstance(model, VAE) \
-                or getattr(model, "family", "gaussian") != "gaussian":
+                or (latent is not None and not latent.closed_form_kl):
             return None
         path = getattr(self, "_fused_path", None)
         if path is None or path.model is not model:
