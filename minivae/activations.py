@@ -18,7 +18,7 @@ __all__ = ["ACTIVATIONS", "ActivationCache", "activation_forward", "activation_b
 
 
 # -- Elementwise formulas, shared with the fused engine -------------------------------------
-# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# Plain NumPy, on scalars or arrays. minivae.fused.kernels.scalar registers each of these functions
 # with Numba, so the compiled loops evaluate these very lines: they are written once.
 
 

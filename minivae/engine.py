@@ -7,9 +7,9 @@ pairs (layers, activations, sampler, KL, likelihoods, estimators), and the reada
 :mod:`minivae.optim`. Nothing else runs, and it imports no Numba: a change to any of those
 functions changes training (``tests/test_engines.py`` plants bugs to show it).
 
-The fused engine (:mod:`minivae.fusedengine`) has the same interface and draws the same random
+The fused engine (:mod:`minivae.fused.engine`) has the same interface and draws the same random
 numbers in the same order, so in float64 the two histories agree to round-off; a run picks one
-by name (:mod:`minivae.engines`).
+by name (:mod:`minivae.training.engines`).
 """
 import numpy as np
 

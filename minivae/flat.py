@@ -5,7 +5,7 @@ parameter tensor in turn. When the tensors of a dict are views that tile one 1-D
 order and without gaps, one kernel call over that buffer does the same work as one call per
 tensor, and spares the per-call overhead (the paper's MNIST model has 10 tensors; the update
 went from about 0.30 to 0.20 ms in float32 on two threads, docs/performance.md).
-:class:`minivae.VAE` allocates its parameters this way, :class:`minivae.fastpath.FastPath` its
+:class:`minivae.VAE` allocates its parameters this way, :class:`minivae.fused.fastpath.FastPath` its
 gradients, and the optimizers their accumulators. Everything still works, one tensor at a time,
 with dicts of separate arrays.
 """

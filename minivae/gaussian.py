@@ -140,7 +140,7 @@ def log_normal_forward(x, mean, logvar):
 
     The inputs broadcast against each other (e.g. ``x (L, M, J)`` against ``mean (M, J)``).
     $1/\sigma^2 = e^{-\text{logvar}}$ is formed with its exponent capped
-    (:func:`~minivae.kernels.scalar.log_precision`), so that at $x = \mu$ the density stays
+    (:func:`~minivae.fused.kernels.scalar.log_precision`), so that at $x = \mu$ the density stays
     finite for every logvar instead of becoming $0 \cdot \infty$.
 
     Returns
@@ -199,7 +199,7 @@ def log_q_backward(dout, cache):
 
 
 # -- Elementwise formulas, shared with the fused engine -------------------------------------
-# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# Plain NumPy, on scalars or arrays. minivae.fused.kernels.scalar registers each of these functions
 # with Numba, so the compiled loops evaluate these very lines: they are written once.
 
 

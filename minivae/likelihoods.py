@@ -87,7 +87,7 @@ def gaussian_loglik_backward(dout, cache):
 
 
 # -- Elementwise formulas, shared with the fused engine -------------------------------------
-# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# Plain NumPy, on scalars or arrays. minivae.fused.kernels.scalar registers each of these functions
 # with Numba, so the compiled loops evaluate these very lines: they are written once.
 
 

@@ -10,7 +10,7 @@ call. The state holds only arrays, so a checkpoint can store it in ``.npz``.
 gradient ($\theta / N$) into the update this way.
 
 This is the readable optimizer, plain NumPy, one tensor at a time: the reference engine runs
-it. The fused engine (:mod:`minivae.fusedupdate`) applies the same steps with compiled kernels
+it. The fused engine (:mod:`minivae.fused.update`) applies the same steps with compiled kernels
 over all parameters at once; both evaluate the elementwise formulas at the bottom of this file.
 """
 import inspect
@@ -169,7 +169,7 @@ def make_optimizer(name="adagrad", **kwargs):
 
 
 # -- Elementwise formulas, shared with the fused engine -------------------------------------
-# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# Plain NumPy, on scalars or arrays. minivae.fused.kernels.scalar registers each of these functions
 # with Numba, so the compiled loops evaluate these very lines: they are written once.
 
 

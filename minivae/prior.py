@@ -4,7 +4,7 @@ The paper's experiments (Sec. 5) add "a small weight decay term corresponding to
 $p(\theta) = \mathcal N(0, I)$", i.e. they find an approximate MAP estimate of the parameters.
 Algorithm 1 then maximizes $\tilde{\mathcal L}^M + \log p(\theta, \phi)$; per datapoint of a
 training set of size $N$, the prior term is $\frac1N \log p(\theta, \phi)$, which is how
-:mod:`minivae.training` scales it.
+:mod:`minivae.training.trainer` scales it.
 """
 from typing import NamedTuple
 

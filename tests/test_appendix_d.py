@@ -11,7 +11,7 @@ from scipy.stats import gaussian_kde, multivariate_normal
 from marginal_cases import (binary_rows, linear_gaussian, linear_gaussian_log_px,
                             linear_gaussian_rows, tiny_bernoulli)
 from minivae import VAE
-from minivae.cli import build_parser
+from minivae.cli.commands import build_parser
 from minivae.marginal import (HMC, MarginalEstimate, appendix_d_log_px, importance_log_px,
                               quadrature_log_px)
 from minivae.marginal.appendix_d import (KDE_FACTORS, _draw, delta_method, gaussian_log_density,

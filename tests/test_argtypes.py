@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from minivae.argtypes import count, positive_count, run_dir, step_size
+from minivae.cli.argtypes import count, positive_count, run_dir, step_size
 
 
 def test_counts_accept_scientific_notation_and_check_their_minimum():

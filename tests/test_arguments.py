@@ -108,7 +108,7 @@ def test_good_callbacks_are_kept_and_called(data):
     model, X = data
     seen = []
 
-    class Stop(minivae.training.Callback):
+    class Stop(minivae.training.trainer.Callback):
         def on_end(self, trainer):
             seen.append("end")
 

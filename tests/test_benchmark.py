@@ -1,7 +1,8 @@
-"""The A/B helpers of minivae.benchmark run, cover every variant and leave the settings as found.
+"""The A/B helpers of minivae.cli.benchmark run, cover every variant and leave the settings as found.
 (Speed itself is measured by commands, never asserted by a test.)"""
-from minivae import benchmark, kernels
-from minivae.backend import get_backend
+from minivae.cli import benchmark
+from minivae.fused import kernels
+from minivae.fused.backend import get_backend
 
 
 def test_kernel_ab_times_every_kernel_in_every_variant():

@@ -1,4 +1,4 @@
-"""Tests for minivae.checkpoint: save/load round trips, resuming bit for bit, no pickle, bad input."""
+"""Tests for minivae.training.checkpoint: save/load round trips, resuming bit for bit, no pickle, bad input."""
 import json
 import warnings
 import zipfile
@@ -6,11 +6,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from minivae import checkpoint
-from minivae.checkpoint import FORMAT, load, restore_trainer, save
+from minivae.training import checkpoint
+from minivae.training.checkpoint import FORMAT, load, restore_trainer, save
 from minivae.model import VAE
 from minivae.optim import SGD, Adagrad, Adam
-from minivae.training import Callback, Trainer
+from minivae.training.trainer import Callback, Trainer
 
 D = 12
 

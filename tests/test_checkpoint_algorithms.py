@@ -1,16 +1,16 @@
 """One trainer protocol: a checkpoint records the training algorithm, and
-:func:`minivae.checkpoint.restore_trainer` rebuilds that algorithm's trainer, with its own state,
+:func:`minivae.training.checkpoint.restore_trainer` rebuilds that algorithm's trainer, with its own state,
 bit for bit; older checkpoints load as the algorithm their saver meant; a damaged algorithm field
 is refused naming it; a new algorithm is one subclass."""
 import numpy as np
 import pytest
 
-from minivae import checkpoint, evaluation
-from minivae.mcem import MCEMTrainer
+from minivae.training import checkpoint, evaluation
+from minivae.baselines.mcem import MCEMTrainer
 from minivae.model import VAE
 from minivae.optim import Adagrad
-from minivae.training import TRAINERS, Trainer
-from minivae.wakesleep import WakeSleepTrainer
+from minivae.training.trainer import TRAINERS, Trainer
+from minivae.baselines.wakesleep import WakeSleepTrainer
 
 from test_checkpoint import D, X_TEST, X_TRAIN
 from test_checkpoint_faults import assert_refused, read_all, tamper

@@ -14,10 +14,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from minivae import checkpoint, cli
+from minivae.training import checkpoint
+from minivae.cli import commands as cli
 from minivae.model import VAE
 from minivae.optim import SGD, Adagrad, Adam
-from minivae.training import Trainer
+from minivae.training.trainer import Trainer
 
 from test_checkpoint import D, X_TEST, X_TRAIN
 
@@ -376,7 +377,7 @@ def test_a_failed_write_at_any_point_keeps_the_old_checkpoint(tmp_path, monkeypa
 
 def test_history_json_is_replaced_whole(tmp_path, monkeypatch):
     """The CLI's writer: checkpoint and history.json, each whole, at every failure point."""
-    from minivae import atomicfile
+    from minivae.training import atomicfile
 
     def write(directory, trainer):
         cli._Writer(directory, {"dataset": "synthetic"}).on_eval(trainer, trainer.history[-1])
@@ -431,7 +432,7 @@ def test_read_only_directory_names_the_file(tmp_path):
 
 def test_a_non_finite_evaluation_stops_before_anything_is_written(tmp_path, monkeypatch):
     """The issue's case: the evaluation at 100 samples gave NaN, which was then saved."""
-    from minivae import training
+    from minivae.training import trainer as training
     writer = cli._Writer(tmp_path, {"dataset": "synthetic"})
     trainer = make_trainer(callbacks=[writer])
     real = training.mean_bound
@@ -465,7 +466,7 @@ def test_a_huge_step_size_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_json_writes_are_strict(tmp_path):
-    from minivae import atomicfile
+    from minivae.training import atomicfile
     with pytest.raises(ValueError, match=r"out\.json holds a non-finite number"):
         atomicfile.write_json(tmp_path / "out.json", {"bound": float("nan")})
     assert not list(tmp_path.iterdir())
@@ -478,7 +479,7 @@ def test_json_writes_are_strict(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 def test_a_second_lock_on_a_run_directory_is_refused(tmp_path):
-    from minivae.runlock import RunLocked, lock_run
+    from minivae.training.runlock import RunLocked, lock_run
     with lock_run(tmp_path / "run"):
         with pytest.raises(RunLocked) as info:
             with lock_run(tmp_path / "run"):
@@ -493,12 +494,12 @@ def test_a_second_lock_on_a_run_directory_is_refused(tmp_path):
 def test_a_second_train_on_the_same_directory_refuses(tmp_path, capsys):
     """Another process holds the run; `minivae train` on the same directory refuses before it
     trains or writes anything."""
-    from minivae.runlock import RunLocked
+    from minivae.training.runlock import RunLocked
     out = tmp_path / "run"
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            from minivae.runlock import lock_run
+            from minivae.training.runlock import lock_run
             with lock_run({str(out)!r}):
                 print("locked", flush=True)
                 sys.stdin.read()

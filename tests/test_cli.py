@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minivae import checkpoint
-from minivae.cli import build_parser, main
+from minivae.training import checkpoint
+from minivae.cli.commands import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 FREY = ["--dataset", "frey", "--n-hidden", "20", "--n-latent", "2"]
@@ -248,7 +248,7 @@ def test_a_plain_resume_keeps_the_evaluation_schedule(tmp_path):
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, monkeypatch, capsys):
     """SIGINT between two evaluations: the run stops after that step with status 130, saves it,
     and its resume ends where an uninterrupted run does."""
-    from minivae.training import Trainer
+    from minivae.training.trainer import Trainer
     step = Trainer.step
 
     def step_then_interrupt(self):
@@ -382,7 +382,7 @@ def test_version(capsys):
 
 
 def test_a_run_directory_in_use_fails_in_one_line(tmp_path, capsys):
-    from minivae.runlock import lock_run
+    from minivae.training.runlock import lock_run
     with lock_run(tmp_path / "r"):
         assert main(["train", *FREY, "--samples", "200", "--out", str(tmp_path / "r"),
                      "--quiet"]) == 1
@@ -390,7 +390,7 @@ def test_a_run_directory_in_use_fails_in_one_line(tmp_path, capsys):
 
 
 def test_resume_refuses_a_run_of_minivae_reproduce(frey_run, tmp_path, capsys):
-    from minivae.presets import get_preset
+    from minivae.experiments.presets import get_preset
     frey = get_preset("frey")
     trainer = checkpoint.restore_trainer(frey_run, frey.load("train"), frey.load("test"))
     run = tmp_path / "wakesleep"

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from minivae import checkpoint
-from minivae.cli import main
+from minivae.training import checkpoint
+from minivae.cli.commands import main
 
 TINY = ["--dataset", "mnist", "--n-latent", "3", "--n-hidden", "20", "--eval-train-size", "200",
         "--seed", "1", "--quiet"]

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minivae.datasets as ds
-from minivae.datasets import (BINARIZATIONS, FIXED_BINARIZATION_SEED, FREY_N_TEST,
-                              FREY_SPLIT_SEED, DatasetError, binarize, binarize_fixed,
-                              check_binarization, load_frey, load_mnist)
+from minivae.datasets import (BINARIZATIONS, FIXED_BINARIZATION_SEED, FREY_N_TEST, FREY_SPLIT_SEED,
+                              DatasetError, binarize, binarize_fixed, check_binarization, load_frey,
+                              load_mnist)
 from minivae.datasets import files, mnist
 from minivae.datasets.frey import frey_split_indices
 

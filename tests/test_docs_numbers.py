@@ -49,10 +49,10 @@ def _parse_only(argv):
     if argv[0] == "-c":
         compile(argv[1], "<docs command>", "exec")
     elif module == "minivae":
-        from minivae.cli import build_parser
+        from minivae.cli.commands import build_parser
         build_parser().parse_args(args)
-    elif module == "minivae.reparam.variance":
-        from minivae.reparam.variance import _parser
+    elif module == "minivae.experiments.reparam_variance":
+        from minivae.experiments.reparam_variance import _parser
         _parser().parse_args(args)
     else:
         pytest.fail(f"no parser known for python -m {module}")

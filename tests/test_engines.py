@@ -1,4 +1,4 @@
-"""The two engines (minivae.engines): the reference engine runs the readable code and nothing
+"""The two engines (minivae.training.engines): the reference engine runs the readable code and nothing
 else, imports no Numba, and agrees with the fused engine to float64 round-off."""
 import os
 import shutil
@@ -12,7 +12,7 @@ import pytest
 from minivae import VAE, Trainer
 from minivae.datasets import load_mnist
 from minivae.datasets.binarize import binarize_rows
-from minivae.engines import check_engine, use_engine
+from minivae.training.engines import check_engine, use_engine
 from minivae.optim import SGD, Adagrad, Adam
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +87,7 @@ def test_the_papers_mnist_model_trains_alike_on_both_engines():
 
 
 def test_the_reference_binarization_draws_the_fused_kernels_bits():
-    from minivae import kernels
+    from minivae.fused import kernels
     X = grey_data(50, 30)
     rows = np.array([4, 0, 49, 4, 17])
     ours, fused = np.empty((5, 30)), np.empty((5, 30))
@@ -142,7 +142,7 @@ def test_a_reference_run_does_not_import_numba():
 
 
 def test_the_minivae_cli_trains_on_the_reference_engine_without_numba(tmp_path):
-    code = ("import sys; from minivae.cli import main; "
+    code = ("import sys; from minivae.cli.commands import main; "
             f"status = main(['train', '--dataset', 'frey', '--samples', '400', '--eval-every', '200', "
             f"'--eval-train-size', '100', '--quiet', '--engine', 'reference', '--out', {str(tmp_path / 'run')!r}]); "
             "print(status, 'numba' in sys.modules)")
@@ -186,7 +186,7 @@ def test_a_planted_bug_in_a_teaching_function_changes_reference_training(bug, tm
 
 
 def test_a_checkpoint_records_the_engine_and_a_resume_keeps_it(tmp_path):
-    from minivae.checkpoint import restore_trainer, save
+    from minivae.training.checkpoint import restore_trainer, save
     X = grey_data()
     trainer = Trainer(VAE(16, 8, 2, seed=0), X, batch_size=50, seed=1, engine="reference")
     trainer.run(500, eval_every=500)

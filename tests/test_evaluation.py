@@ -1,11 +1,11 @@
-"""Tests for minivae.evaluation: the "bound per datapoint" reduction over a whole dataset."""
+"""Tests for minivae.training.evaluation: the "bound per datapoint" reduction over a whole dataset."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minivae.backend import BACKENDS, use_backend
-from minivae.evaluation import bound_per_datapoint, mean_bound
+from minivae.fused.backend import BACKENDS, use_backend
+from minivae.training.evaluation import bound_per_datapoint, mean_bound
 from minivae.model import VAE
 from strategies import seeds
 

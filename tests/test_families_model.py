@@ -1,5 +1,5 @@
 """Tests for the latent families of minivae.VAE (``family=``, minivae.latent), also trained by
-minivae.Trainer, saved and reloaded by minivae.checkpoint.
+minivae.Trainer, saved and reloaded by minivae.training.checkpoint.
 
 Gradient checks follow the tolerance ladder of docs/design.md: every parameter tensor of the
 full loss within 1e-6 (five-point stencil, h = 1e-3). The Laplace log-density has a kink at 0 (the prior's); its check
@@ -18,12 +18,13 @@ import pytest
 import scipy.integrate
 import scipy.stats as st
 
-from minivae import checkpoint, gaussian
+from minivae.training import checkpoint
+from minivae import gaussian
 from minivae.decoder import decoder_loglik_backward, decoder_loglik_forward
 from minivae.encoder import encoder_backward, encoder_forward
 from minivae.estimators import sgvb_a_backward, sgvb_a_forward, sgvb_b_backward, sgvb_b_forward
-from minivae.fastpath import FastPath
-from minivae.fusedengine import fast_path
+from minivae.fused.fastpath import FastPath
+from minivae.fused.engine import fast_path
 from minivae.gradcheck import check_params, rel_error
 from minivae.latent import LATENT_FAMILIES, GaussianLatent, LocationScaleLatent
 from minivae.marginal.importance import importance_log_px
@@ -32,7 +33,7 @@ from minivae.model import VAE
 from minivae.modelcheck import KINK_MARGIN, check_model_gradients, gradient_check_case
 from minivae.optim import Adagrad
 from minivae.reparam import Gaussian, Laplace, StudentT, Uniform
-from minivae.training import Trainer
+from minivae.training.trainer import Trainer
 
 MODEL_TOL = 1e-6
 
@@ -466,7 +467,7 @@ def test_a_checkpoint_naming_an_unknown_family_is_refused_in_one_line(tmp_path):
 def test_mcem_refuses_another_latent_family():
     """MCEM's sampler and M-step are written for the N(0, I) prior: a Laplace model is refused,
     not trained as if it were Gaussian."""
-    from minivae.mcem import MCEMTrainer
+    from minivae.baselines.mcem import MCEMTrainer
     X = (np.random.default_rng(0).random((40, 8)) < 0.5) * 1.0
     with pytest.raises(ValueError, match="mcem is written for the paper's Gaussian latent.*laplace"):
         MCEMTrainer(VAE(8, 6, 2, family="laplace", seed=0), X)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from minivae.fusedengine import fast_path
+from minivae.fused.engine import fast_path
 from minivae import VAE, Trainer
-from minivae.backend import use_backend
+from minivae.fused.backend import use_backend
 from minivae.optim import make_optimizer
 
 CONFIGS = [
@@ -51,7 +51,7 @@ def test_decoder_input_gradient_by_transpose_gives_the_same_numbers(config, back
     """The float32 layout of the decoder heads' input gradient, ``(W @ dout.T).T``, checked in
     float64 against the reference at the backend tolerance."""
     model, X, eps = setup(config, 2)
-    from minivae.fastpath import FastPath
+    from minivae.fused.fastpath import FastPath
     monkeypatch.setattr(FastPath, "_dinput_by_transpose", lambda self: True)
     loss, grads = model.loss_and_grads(X, eps, "B")
     with use_backend(backend):
@@ -198,8 +198,8 @@ def test_sharded_minibatch_gives_the_reference_numbers(config, L, n_threads, mon
     """One shard of rows per thread, each with its own workspace; the summed gradients and the
     bound per datapoint are the reference's to float64 round-off, and a second call repeats the
     gradients bit for bit."""
-    from minivae import fastpath
-    from minivae.kernels import blas, threads
+    from minivae.fused import fastpath
+    from minivae.fused.kernels import blas, threads
     if not blas.available():
         pytest.skip("sharding needs an OpenBLAS whose threads can be set")
     monkeypatch.setattr(fastpath, "MIN_SHARD_ROWS", 1)
@@ -225,8 +225,8 @@ def test_sharded_minibatch_gives_the_reference_numbers(config, L, n_threads, mon
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_gradient_parts_sum_to_the_gradient_and_are_checked_per_shard(n_threads, monkeypatch):
-    from minivae import fastpath
-    from minivae.kernels import blas, threads
+    from minivae.fused import fastpath
+    from minivae.fused.kernels import blas, threads
     if n_threads > 1 and not blas.available():
         pytest.skip("sharding needs an OpenBLAS whose threads can be set")
     monkeypatch.setattr(fastpath, "MIN_SHARD_ROWS", 1)
@@ -253,8 +253,8 @@ def test_gradient_parts_sum_to_the_gradient_and_are_checked_per_shard(n_threads,
 
 
 def test_shards_follow_threads_backend_and_size():
-    from minivae import fastpath
-    from minivae.kernels import blas, threads
+    from minivae.fused import fastpath
+    from minivae.fused.kernels import blas, threads
     model = VAE(12, 7, 3, seed=0)
     before = threads.get_threads()
     try:

@@ -6,15 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from minivae.cli import main
-from minivae.mcem import MCEMTrainer
-from minivae.reproduce import fig3
-from minivae.reproduce.fig3 import reproduce_fig3
-from minivae.reproduce.fig3_run import MarginalSettings, fig3_spec, train_fig3_run
-from minivae.runlock import RunLocked, lock_run
-from minivae.reproduce.runs import load_data
-from minivae.training import Trainer
-from minivae.wakesleep import WakeSleepTrainer
+from minivae.cli.commands import main
+from minivae.baselines.mcem import MCEMTrainer
+from minivae.experiments import fig3
+from minivae.experiments.fig3 import reproduce_fig3
+from minivae.experiments.fig3_run import MarginalSettings, fig3_spec, train_fig3_run
+from minivae.training.runlock import RunLocked, lock_run
+from minivae.experiments.runs import load_data
+from minivae.training.trainer import Trainer
+from minivae.baselines.wakesleep import WakeSleepTrainer
 
 from test_checkpoint_faults import tamper
 
@@ -177,7 +177,8 @@ def test_evaluate_an_mcem_model_refuses_importance_sampling_and_says_why(fig3_di
 
 def test_evaluate_importance_sampling_in_blocks_equals_one_call_and_reports_progress(
         trained_dir, capsys, monkeypatch):
-    from minivae import checkpoint, cli
+    from minivae.training import checkpoint
+    from minivae.cli import commands as cli
     from minivae.datasets import binarize_fixed, load_mnist
     from minivae.marginal.importance import importance_log_px
     monkeypatch.setattr(cli, "IS_BLOCK", 200)
@@ -190,7 +191,7 @@ def test_evaluate_importance_sampling_in_blocks_equals_one_call_and_reports_prog
 
 
 def test_fig3_fast_estimates_on_fewer_images_unless_told(monkeypatch, capsys):
-    from minivae.reproduce import cli as reproduce_cli
+    from minivae.cli import reproduce as reproduce_cli
     seen = []
 
     def fake(out, samples, train_sizes, algorithms, mcem_samples, lr, n_latent, n_hidden,

@@ -1,11 +1,12 @@
-"""Tests for minivae.fusedupdate: the fused engine's optimizer steps, one kernel over all
+"""Tests for minivae.fused.update: the fused engine's optimizer steps, one kernel over all
 tensors when they share a buffer, the step along a sum of gradient parts, and parity with the
 readable steps of minivae.optim."""
 import numpy as np
 import pytest
 
-from minivae import flat, fusedupdate
-from minivae.backend import BACKENDS, use_backend
+from minivae import flat
+from minivae.fused import update as fusedupdate
+from minivae.fused.backend import BACKENDS, use_backend
 from minivae.optim import OPTIMIZERS, SGD, Adagrad, Adam, make_optimizer
 
 

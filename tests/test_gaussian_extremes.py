@@ -6,7 +6,7 @@ Per coordinate, $\log\mathcal N(x; \mu, e^{\text{logvar}}) = -\tfrac12(\log 2\pi
 so the value is $-\tfrac12(\log 2\pi + \text{logvar})$ (+499.08 at logvar = -1000), the
 gradient in $\mu$ is 0 and in logvar -1/2; it was $0 \cdot \infty$ = NaN once $e^{-\text{logvar}}$
 overflowed (logvar < -709.8 in float64, < -88.7 in float32). Above the cap on the exponent
-(:func:`minivae.kernels.scalar.log_precision`) the numbers are the old ones, bit for bit.
+(:func:`minivae.fused.kernels.scalar.log_precision`) the numbers are the old ones, bit for bit.
 """
 import numpy as np
 import pytest
@@ -14,10 +14,11 @@ import scipy.stats
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minivae.fusedengine import fast_path
-from minivae import VAE, kernels
-from minivae.backend import use_backend
-from minivae.kernels import scalar as S
+from minivae.fused.engine import fast_path
+from minivae import VAE
+from minivae.fused import kernels
+from minivae.fused.backend import use_backend
+from minivae.fused.kernels import scalar as S
 from minivae.likelihoods import gaussian_loglik_backward, gaussian_loglik_forward
 from strategies import floats
 

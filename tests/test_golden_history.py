@@ -27,7 +27,7 @@ def _fingerprint():
     import llvmlite.binding as ll
     import numba
 
-    from minivae.kernels import vecmath
+    from minivae.fused.kernels import vecmath
     return {"cpu": ll.get_host_cpu_name(), "numpy": np.__version__, "numba": numba.__version__,
             "vector_math": vecmath.ISA, "threads": PROTOCOL["threads"]}
 
@@ -35,8 +35,8 @@ def _fingerprint():
 def _train():
     """``(history, parameter hash)`` of the protocol's run."""
     import minivae
-    from minivae import kernels
-    from minivae.backend import use_backend
+    from minivae.fused import kernels
+    from minivae.fused.backend import use_backend
     from minivae.datasets import load_mnist
 
     X_train, X_test = load_mnist("train")[0], load_mnist("test")[0]

@@ -10,16 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minivae.gradcheck import (
-    GradCheckReport,
-    GradCheckRow,
-    check_params,
-    check_vjp,
-    numerical_gradient,
-    numerical_vjp,
-    rel_error,
-    sparse_check,
-)
+from minivae.gradcheck import (GradCheckReport, GradCheckRow, check_params, check_vjp,
+                               numerical_gradient, numerical_vjp, rel_error, sparse_check)
 from strategies import (
     dims,
     finite_arrays,

@@ -9,15 +9,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from minivae.fusedengine import fast_path
-from minivae import VAE, checkpoint
-from minivae.cli import build_parser, main
-from minivae.reproduce import iwae
-from minivae.reproduce.active_units import count_active, latent_activity
-from minivae.reproduce.glorot import glorot_uniform
-from minivae.reproduce.iwae_schedule import N_STAGES, stage_lr, stages
-from minivae.runlock import RunLocked, lock_run
-from minivae.training import Trainer
+from minivae.fused.engine import fast_path
+from minivae import VAE
+from minivae.training import checkpoint
+from minivae.cli.commands import build_parser, main
+from minivae.experiments import iwae
+from minivae.experiments.active_units import count_active, latent_activity
+from minivae.experiments.glorot import glorot_uniform
+from minivae.experiments.iwae_schedule import N_STAGES, stage_lr, stages
+from minivae.training.runlock import RunLocked, lock_run
+from minivae.training.trainer import Trainer
 
 TINY = iwae.IwaeSettings(n_stages=2, k=5, n_train=100, n_test=40, eval_train_size=40,
                          checkpoint_every=60)

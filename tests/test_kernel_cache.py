@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from minivae.kernels import diskcache
+from minivae.fused.kernels import diskcache
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import sys
 import numpy as np
-from minivae import VAE, kernels
-from minivae.backend import use_backend
-from minivae.fusedengine import fast_path
+from minivae import VAE
+from minivae.fused import kernels
+from minivae.fused.backend import use_backend
+from minivae.fused.engine import fast_path
 
 kernels.force_compiled_loops(True)  # the transcendental loops too, wherever libmvec is
 wrong = []
@@ -71,7 +72,7 @@ def test_processes_sharing_a_fresh_cache_agree_with_the_reference_in_any_compile
 
 ADAGRAD = """
 import numpy as np
-from minivae.kernels import loops
+from minivae.fused.kernels import loops
 p = np.ones(4)
 loops.adagrad(p, (np.ones(4),), np.zeros(4), 0.1, 1e-10, 0.0, 1e-300, 0, 4)
 print(p[0])
@@ -100,7 +101,7 @@ def test_an_edit_to_a_kernel_formula_takes_effect_with_the_cache_in_place(tmp_pa
 def test_the_cache_stamp_covers_every_kernel_source(tmp_path):
     names = {p.name for p in diskcache.SOURCES}
     assert {"loops.py", "scalar.py", "vecmath.py", "diskcache.py"} <= names
-    kernels = {p.name for p in (ROOT / "minivae" / "kernels").glob("*.py")}
+    kernels = {p.name for p in (ROOT / "minivae" / "fused" / "kernels").glob("*.py")}
     assert names == kernels | {"activations.py", "gaussian.py", "likelihoods.py", "optim.py", "binarize.py"}
     assert all(p.exists() for p in diskcache.SOURCES)
     files = [tmp_path / n for n in ("a.py", "b.py")]

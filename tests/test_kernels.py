@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from minivae import kernels
-from minivae.backend import BACKENDS, get_backend, set_backend, use_backend
+from minivae.fused import kernels
+from minivae.fused.backend import BACKENDS, get_backend, set_backend, use_backend
 from minivae.datasets.binarize import _GAMMA
-from minivae.kernels import scalar
+from minivae.fused.kernels import scalar
 
 RNG = np.random.default_rng(0)
 R, M, D, J, L = 6, 3, 5, 4, 2
@@ -162,7 +162,7 @@ def test_backend_switch():
 
 def test_numba_disable_jit_runs_the_loops_as_python():
     """The documented debugging switch: the same loops, interpreted, give the same numbers."""
-    code = ("import numpy as np; from minivae.kernels import loops; "
+    code = ("import numpy as np; from minivae.fused.kernels import loops; "
             "X = np.array([[0.0, 1.0, 1.0]]); A = np.array([[-2.0, 0.5, 40.0]]); "
             "dA = np.empty_like(A); ll = np.empty(1); loops.bernoulli(X, A, 1.0, dA, ll, 0, 1); "
             "print(type(loops.bernoulli).__name__, float(ll[0]), float(dA[0, 0]))")
@@ -267,7 +267,7 @@ def test_splitmix64_matches_the_published_stream():
 
 
 # -- vector maths (libmvec) and threads ---------------------------------------------------------
-from minivae.kernels import threads, vecmath  # noqa: E402
+from minivae.fused.kernels import threads, vecmath  # noqa: E402
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -390,7 +390,7 @@ def test_run_each_errors_reach_the_caller():
 
 
 def test_blas_single_threaded_restores_the_thread_count():
-    from minivae.kernels import blas
+    from minivae.fused.kernels import blas
     if not blas.available():
         pytest.skip("no OpenBLAS with a thread setter in this process")
     counts = lambda: [get() for _, get in blas._libraries()]  # noqa: E731
@@ -418,7 +418,7 @@ def test_all_finite_finds_one_bad_entry_and_no_false_alarm(backend, dtype):
 
 
 def test_overlapping_single_threaded_blocks_restore_the_count_after_the_last():
-    from minivae.kernels import blas
+    from minivae.fused.kernels import blas
     if not blas.available():
         pytest.skip("no OpenBLAS with a thread setter in this process")
     counts = lambda: [get() for _, get in blas._libraries()]  # noqa: E731

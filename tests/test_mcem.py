@@ -8,12 +8,12 @@ import pytest
 from scipy.stats import norm
 
 import minivae
-from minivae import checkpoint
+from minivae.training import checkpoint
 from minivae.gradcheck import check_params
 from minivae.marginal.hmc import HMC
 from minivae.marginal.posterior import Posterior
 from minivae.marginal.quadrature import quadrature_log_px
-from minivae.mcem import MCEMTrainer, decoder_params, mstep_loss_and_grads
+from minivae.baselines.mcem import MCEMTrainer, decoder_params, mstep_loss_and_grads
 
 from test_checkpoint_faults import tamper
 
@@ -186,7 +186,7 @@ def test_evaluate_records_appendix_d_log_px_without_touching_the_training_noise(
                      (trainer._eval_test[:8], record.test_bound)):
         exact = quadrature_log_px(trainer.model, X, n_points=400).mean()
         assert abs(value - exact) < 0.5
-        assert value != minivae.evaluation.mean_bound(trainer.model, X)
+        assert value != minivae.training.evaluation.mean_bound(trainer.model, X)
 
 
 # -- resume -------------------------------------------------------------------------------------
@@ -289,6 +289,6 @@ def test_non_finite_parameters_stop_training_loudly(data, monkeypatch):
     def poisoned(model, X, Z):           # a parameter that overflows after the E-step
         b[0] = np.inf
         return mstep(model, X, Z)
-    monkeypatch.setattr("minivae.mcem.trainer.mstep_loss_and_grads", poisoned)
+    monkeypatch.setattr("minivae.baselines.mcem.trainer.mstep_loss_and_grads", poisoned)
     with pytest.raises(FloatingPointError, match="MCEM: non-finite M-step"):
         trainer.step()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minivae import flat
-from minivae.backend import BACKENDS, use_backend
+from minivae.fused.backend import BACKENDS, use_backend
 from minivae.model import VAE
 from minivae.optim import OPTIMIZERS, SGD, Adagrad, Adam, make_optimizer
 from strategies import finite_arrays, floats, nonzero_floats
@@ -227,8 +227,8 @@ def test_bad_adagrad_and_adam_settings():
 
 def test_a_new_optimizer_is_one_class_that_trains_saves_and_resumes(monkeypatch, tmp_path):
     from minivae import optim
-    from minivae.checkpoint import restore_trainer, save
-    from minivae.training import Trainer
+    from minivae.training.checkpoint import restore_trainer, save
+    from minivae.training.trainer import Trainer
     monkeypatch.setattr(optim, "OPTIMIZERS", dict(optim.OPTIMIZERS))  # forget it after the test
 
     class RMSprop(optim._Optimizer):

@@ -2,8 +2,8 @@
 import io
 from types import SimpleNamespace
 
-from minivae.progress import ProgressPrinter, format_seconds
-from minivae.training import Record
+from minivae.training.progress import ProgressPrinter, format_seconds
+from minivae.training.trainer import Record
 
 STEP, EVAL, M = 1.0, 20.0, 100
 """Seconds per training step and per evaluation, and samples per step, of the simulated run."""

@@ -1,4 +1,4 @@
-"""Tests for the experiment modules minivae.reparam.compare and minivae.reparam.variance.
+"""Tests for the experiment modules minivae.experiments.reparam_compare and minivae.experiments.reparam_variance.
 
 They run on tiny budgets here; the measured numbers in docs/results.md and docs/reparam.md come
 from the commands written there.
@@ -10,7 +10,7 @@ import pytest
 
 from minivae.model import VAE
 from minivae.reparam import Gaussian, Pareto
-from minivae.reparam import compare, variance
+from minivae.experiments import reparam_compare as compare, reparam_variance as variance
 
 
 def test_compare_runs_end_to_end_on_a_tiny_budget(tmp_path):

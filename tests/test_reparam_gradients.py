@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from minivae.reparam import Erlang, Exponential, Gaussian, Gumbel, Laplace, LogNormal, Pareto, Weibull
+from minivae.reparam import (Erlang, Exponential, Gaussian, Gumbel, Laplace, LogNormal, Pareto,
+                             Weibull)
 from minivae.reparam.gradients import pathwise_samples, score_function_samples
 
 

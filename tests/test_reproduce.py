@@ -10,16 +10,16 @@ import pytest
 from scipy.stats import norm
 
 import minivae
-from minivae import checkpoint
-from minivae.cli import build_parser, main
-from minivae.reproduce.fig2 import default_pilot_samples, summarize
-from minivae.reproduce.manifold import latent_grid
-from minivae.reproduce import appendix, fig2
-from minivae.reproduce.runs import RunSpec, load_data, train_run
-from minivae.reproduce.schedule import log_schedule
-from minivae.runlock import RunLocked, lock_run
-from minivae.reproduce.stepsize import choose_step_size
-from minivae.wakesleep import WakeSleepTrainer
+from minivae.training import checkpoint
+from minivae.cli.commands import build_parser, main
+from minivae.experiments.fig2 import default_pilot_samples, summarize
+from minivae.experiments.manifold import latent_grid
+from minivae.experiments import appendix, fig2
+from minivae.experiments.runs import RunSpec, load_data, train_run
+from minivae.experiments.schedule import log_schedule
+from minivae.training.runlock import RunLocked, lock_run
+from minivae.experiments.stepsize import choose_step_size
+from minivae.baselines.wakesleep import WakeSleepTrainer
 
 from test_checkpoint_faults import tamper
 
@@ -200,7 +200,7 @@ def test_fig2_refuses_a_directory_with_other_settings(tmp_path, capsys):
 def test_appendix_commands_run_without_samples(command, tmp_path, monkeypatch):
     """``minivae reproduce manifold --dataset frey`` (as in the README) stopped with
     int(None): --samples had no default. The default budget is shrunk for the test."""
-    monkeypatch.setattr("minivae.reproduce.cli.APPENDIX_SAMPLES", 1000)
+    monkeypatch.setattr("minivae.cli.reproduce.APPENDIX_SAMPLES", 1000)
     extra = ["--grid", "3"] if command == "manifold" else ["--latents", "2", "--n", "4"]
     assert main(["reproduce", command, "--dataset", "frey", *extra, *TINY,
                  "--out", str(tmp_path)]) == 0

@@ -6,7 +6,7 @@ import pytest
 
 from minivae import VAE
 from minivae.optim import Adagrad
-from minivae.torch_reference import LAYERS, describe, torch_adagrad, torch_layers, torch_loss
+from minivae.cli.torch_reference import LAYERS, describe, torch_adagrad, torch_layers, torch_loss
 
 torch = pytest.importorskip("torch")
 

@@ -1,4 +1,4 @@
-"""Tests for minivae.training (Algorithm 1: Trainer, train, Callback, Record) and minivae.progress.
+"""Tests for minivae.training.trainer (Algorithm 1: Trainer, train, Callback, Record) and minivae.training.progress.
 
 Everything runs on small synthetic data: 200 rows of D = 16 grey values around a few
 binary prototypes (Bernoulli decoder), or values in (0, 1) around a few grey prototypes
@@ -10,16 +10,16 @@ import json
 import numpy as np
 import pytest
 
-from minivae.fusedengine import fast_path
+from minivae.fused.engine import fast_path
 from minivae import flat
-from minivae.backend import BACKENDS, use_backend
+from minivae.fused.backend import BACKENDS, use_backend
 from minivae.datasets import binarize_fixed
 from minivae.gradcheck import check_params
 from minivae.model import VAE
 from minivae.optim import SGD, Adagrad, Adam
 from minivae.prior import log_prior_forward
-from minivae.progress import ProgressPrinter, format_seconds
-from minivae.training import Callback, Record, Trainer, train
+from minivae.training.progress import ProgressPrinter, format_seconds
+from minivae.training.trainer import Callback, Record, Trainer, train
 
 
 @pytest.fixture(autouse=True, params=BACKENDS)
@@ -456,7 +456,7 @@ def test_adam_optimizer_trains(budget):
 
 
 # ----------------------------------------------------------------------------------------
-# minivae.progress (a Callback; it has no test file of its own)
+# minivae.training.progress (a Callback; it has no test file of its own)
 # ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seconds,text", [(0, "0s"), (0.4, "0s"), (59.4, "59s"), (59.6, "1m00s"),
@@ -504,7 +504,7 @@ def test_check_names_the_non_finite_tensors(pack):
 def test_fused_update_of_the_shards_gives_the_same_training_bit_for_bit():
     """Two shards (batch 100 on two threads): the optimizer adding the checked shards as it
     updates gives the history and parameters of summing, checking and updating."""
-    from minivae.kernels import blas, threads
+    from minivae.fused.kernels import blas, threads
     if not blas.available():
         pytest.skip("sharding needs an OpenBLAS whose threads can be set")
     X = prototype_data(300)
@@ -533,7 +533,7 @@ def test_fused_update_of_the_shards_gives_the_same_training_bit_for_bit():
 
 
 def test_nan_parameter_stops_loudly_with_sharded_steps():
-    from minivae.kernels import blas, threads
+    from minivae.fused.kernels import blas, threads
     if not blas.available():
         pytest.skip("sharding needs an OpenBLAS whose threads can be set")
 

@@ -16,7 +16,7 @@ from minivae.datasets import DatasetError, load_frey
 from minivae.datasets import files
 from minivae.model import VAE
 from minivae.optim import make_optimizer
-from minivae.training import Callback, Trainer, train
+from minivae.training.trainer import Callback, Trainer, train
 from minivae.validation import as_float_array, check_data, check_eps, check_positive_int
 from strategies import dims, floats
 

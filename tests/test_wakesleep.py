@@ -5,12 +5,12 @@ import pytest
 from scipy.stats import norm
 
 import minivae
-from minivae import checkpoint
+from minivae.training import checkpoint
 from minivae.datasets import load_mnist
 from minivae.decoder import decoder_forward
 from minivae.gradcheck import check_params
-from minivae.wakesleep import (WakeSleepTrainer, draw_dream_noise, dream, sleep_forward,
-                               sleep_loss_and_grads, wake_loss_and_grads)
+from minivae.baselines.wakesleep import (WakeSleepTrainer, draw_dream_noise, dream, sleep_forward,
+                                         sleep_loss_and_grads, wake_loss_and_grads)
 
 DECODERS = ["bernoulli", "gaussian"]
 

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 import minivae
-from minivae import flat, kernels
-from minivae.backend import use_backend
+from minivae import flat
+from minivae.fused import kernels
+from minivae.fused.backend import use_backend
 from minivae.datasets import load_mnist
-from minivae.wakesleep import (WakeSleepTrainer, draw_dream_noise, dream, sleep_loss_and_grads,
-                               wake_loss_and_grads)
-from minivae.wakesleep.fused import WakeSleepPath
+from minivae.baselines.wakesleep import (WakeSleepTrainer, draw_dream_noise, dream,
+                                         sleep_loss_and_grads, wake_loss_and_grads)
+from minivae.baselines.wakesleep.fused import WakeSleepPath
 
 CONFIGS = [
     dict(decoder="bernoulli"),
@@ -146,7 +147,7 @@ def test_a_reference_wake_sleep_run_does_not_import_numba():
     import sys
     from pathlib import Path
     code = ("import sys; import numpy as np; import minivae; "
-            "from minivae.wakesleep import WakeSleepTrainer; "
+            "from minivae.baselines.wakesleep import WakeSleepTrainer; "
             "X = (np.random.default_rng(0).random((100, 12)) < 0.3) * 1.0; "
             "t = WakeSleepTrainer(minivae.VAE(12, 6, 2, seed=0), X, batch_size=20, seed=0, "
             "eval_train_size=20, engine='reference'); t.run(200); "

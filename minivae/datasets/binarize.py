@@ -7,7 +7,7 @@ with $P(x_d = 1) = y_d$. Three ways to feed it grey-valued MNIST are in use:
     Draw a fresh Bernoulli sample $b_d \sim \mathrm{Bernoulli}(x_d)$ of every
     minibatch each time it is used. The trainer draws one 64-bit key per
     minibatch from its generator and binarizes with the fused kernel
-    :func:`minivae.kernels.binarize` (a counter-based SplitMix64 stream, 0.03
+    :func:`minivae.fused.kernels.binarize` (a counter-based SplitMix64 stream, 0.03
     against 0.15 ms for NumPy's uniforms at M = 100); :func:`binarize` does the
     same job with a generator's uniforms. The model never sees the same binary
     image twice, which acts as data augmentation. **The default for training.**
@@ -107,7 +107,7 @@ def binarize_fixed(X, seed: int = FIXED_BINARIZATION_SEED) -> np.ndarray:
 
 
 # -- Elementwise formulas, shared with the fused engine -------------------------------------
-# Plain NumPy, on scalars or arrays. minivae.kernels.scalar registers each of these functions
+# Plain NumPy, on scalars or arrays. minivae.fused.kernels.scalar registers each of these functions
 # with Numba, so the compiled loops evaluate these very lines: they are written once.
 
 # Dynamic binarization: a counter-based stream, so that any row range can be drawn on its own.
@@ -136,7 +136,7 @@ def binarize_rows(X, key, out, rows=None):
     """``out <-`` a Bernoulli sample of the grey values ``X[rows]`` (all rows by default), drawn
     from the 64-bit seed ``key``: entry ``i`` of ``out`` in row-major order is 1 when the
     ``i``-th uniform of the seed's SplitMix64 stream is below its grey value
-    (:func:`bernoulli_draw`). The fused engine's ``minivae.kernels.binarize`` draws the same bits."""
+    (:func:`bernoulli_draw`). The fused engine's ``minivae.fused.kernels.binarize`` draws the same bits."""
     key, D = np.uint64(key), X.shape[1]
     rows = np.arange(len(X)) if rows is None else np.asarray(rows)
     step = max(1, 25_000 // max(D, 1))  # rows at a time: small temporaries

@@ -23,8 +23,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import scipy.io
-from scipy.io.matlab import MatReadError
 
 from .files import DatasetError, check_split, verified_path
 
@@ -45,8 +43,7 @@ FREY_SCALE = 256.0
 
 # What scipy.io.loadmat raises on damaged input varies with where the damage is
 # (seen: MatReadError, OSError, ValueError, TypeError, IndexError).
-_LOADMAT_ERRORS = (MatReadError, OSError, EOFError, ValueError, TypeError, LookupError,
-                   zlib.error)
+_LOADMAT_ERRORS = (OSError, EOFError, ValueError, TypeError, LookupError, zlib.error)
 
 
 def frey_split_indices(n: int = 1965) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +72,11 @@ def frey_split_indices(n: int = 1965) -> tuple[np.ndarray, np.ndarray]:
 
 def _loadmat_ff(path: Path) -> np.ndarray:
     """Read variable ``ff`` with scipy; failures become a :class:`DatasetError` naming ``path``."""
+    import scipy.io  # here, not at the top: it is a fifth of import minivae's time
+    from scipy.io.matlab import MatReadError
     try:
         contents = scipy.io.loadmat(path, variable_names=["ff"])
-    except _LOADMAT_ERRORS as exc:
+    except (MatReadError, *_LOADMAT_ERRORS) as exc:
         raise DatasetError(f"{path}: cannot read MATLAB file ({type(exc).__name__}: {exc}); "
                            "the file is corrupted or truncated, reinstall minivae") from exc
     ff = contents.get("ff")

@@ -13,7 +13,7 @@ the second term being the decoder's backward pass into its input
 (:func:`minivae.gaussian.log_standard_normal_backward`). Its gradient in $\theta$ (the ``dec.*``
 parameters) is the decoder's alone: $p(z)$ has no parameters. MCEM uses it for the M-step.
 
-Unlike the wake phase (:func:`minivae.wakesleep.wake_forward`), $z$ here is an input of its own, not
+Unlike the wake phase (:func:`minivae.baselines.wakesleep.wake_forward`), $z$ here is an input of its own, not
 $\mu_\phi(x) + \sigma_\phi(x)\odot\epsilon$: the encoder plays no part.
 
 Shapes: ``X (M, D)``; ``Z (M, J)`` or ``(L, M, J)``; the log joint ``(M,)`` or ``(L, M)``.

@@ -24,8 +24,8 @@ from .composition import F, Beta, ChiSquared, Dirichlet, Erlang, LogNormal
 from .family import Family
 from .inverse_cdf import (Cauchy, Exponential, Gompertz, Gumbel, LogisticInverseCDF, Pareto,
                           Rayleigh, Reciprocal, Weibull)
-from .location_scale import (Gaussian, Laplace, LocationScaleFamily, Logistic, StudentT,
-                             Triangular, Uniform)
+from .location_scale import (Gaussian, Laplace, LocationScaleFamily, Logistic, StudentT, Triangular,
+                             Uniform)
 
 __all__ = ["FAMILIES", "get_family", "Family", "LocationScaleFamily",
            "Exponential", "Cauchy", "LogisticInverseCDF", "Rayleigh", "Pareto", "Weibull", "Gumbel",

@@ -1,0 +1,1 @@
+"""The paper's baselines: wake-sleep and Monte Carlo EM."""

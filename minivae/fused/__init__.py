@@ -1,0 +1,1 @@
+"""The fused engine: compiled kernels for the hot path."""

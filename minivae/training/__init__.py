@@ -1,0 +1,1 @@
+"""Training: the trainer, engines by name, evaluation, checkpoints."""
