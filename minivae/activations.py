@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["ACTIVATIONS", "ActivationCache", "activation_forward", "activation_backward",
            "sigmoid", "softplus", "check_activation", "sigmoid_from", "softplus_from",
-           "softplus_from_log1p"]
+           "softplus_from_log1p", "tanh_derivative", "sigmoid_derivative"]
 
 
 # -- Elementwise formulas, shared with the fused engine -------------------------------------
@@ -39,8 +39,20 @@ def softplus_from(a, e):
 
 
 def sigmoid(a):
-    r"""$\sigma(a) = 1/(1 + e^{-a})$ in two branches that never overflow (:func:`sigmoid_from`)."""
+    r"""$\sigma(a) = 1/(1 + e^{-a})$ in two branches that never overflow (:func:`sigmoid_from`).
+
+    Parameters
+    ----------
+    a : ndarray, any shape (or a float)
+
+    Returns
+    -------
+    ndarray, the shape of ``a``, in (0, 1); exactly 0 or 1 only where that is the rounded value,
+    never inf or NaN (for a = -1000 the naive $e^{a}/(1+e^{a})$ is fine, for a = 1000 it is inf/inf)
+    """
+    # exercise: activations begin
     return sigmoid_from(a, np.exp(-np.abs(a)))
+    # exercise: end
 
 
 def softplus(a):
@@ -55,20 +67,54 @@ class ActivationCache(NamedTuple):
     h: np.ndarray
 
 
-# name -> (f(a), f'(a) written as a function of (a, h))
-_TABLE: dict[str, tuple[Callable, Callable]] = {
-    "identity": (lambda a: a.copy(), lambda a, h: np.ones_like(a)),
-    "tanh": (np.tanh, lambda a, h: 1.0 - h * h),
-    "sigmoid": (sigmoid, lambda a, h: h * (1.0 - h)),
-    "softplus": (softplus, lambda a, h: sigmoid(a)),
-    "relu": (lambda a: np.maximum(a, 0.0), lambda a, h: (a > 0).astype(a.dtype)),
-}
-ACTIVATIONS = tuple(_TABLE)
+def tanh_derivative(a, h):
+    r"""$\tanh'(a) = 1 - \tanh^2(a)$, written with the output $h = \tanh(a)$ that the forward
+    already computed (the cache keeps it): $1 - h^2$.
+
+    Parameters
+    ----------
+    a : ndarray, any shape, the pre-activation
+    h : ndarray, the shape of ``a``, $\tanh(a)$
+
+    Returns
+    -------
+    ndarray, the shape of ``a``
+    """
+    # exercise: activations begin
+    return 1.0 - h * h
+    # exercise: end
+
+
+def sigmoid_derivative(a, h):
+    r"""$\sigma'(a) = \sigma(a)(1 - \sigma(a)) = h(1 - h)$, from the output $h = \sigma(a)$.
+
+    Returns
+    -------
+    ndarray, the shape of ``a``
+    """
+    # exercise: activations begin
+    return h * (1.0 - h)
+    # exercise: end
+
+
+def _table() -> dict[str, tuple[Callable, Callable]]:
+    """name -> (f(a), f'(a) written as a function of (a, h)). Built when called, so that the
+    functions above are looked up by name each time (an exercise run substitutes its own)."""
+    return {
+        "identity": (lambda a: a.copy(), lambda a, h: np.ones_like(a)),
+        "tanh": (np.tanh, tanh_derivative),
+        "sigmoid": (sigmoid, sigmoid_derivative),
+        "softplus": (softplus, lambda a, h: sigmoid(a)),
+        "relu": (lambda a: np.maximum(a, 0.0), lambda a, h: (a > 0).astype(a.dtype)),
+    }
+
+
+ACTIVATIONS = tuple(_table())
 
 
 def check_activation(name):
     """Raise ``ValueError`` unless ``name`` is one of :data:`ACTIVATIONS`."""
-    if not isinstance(name, str) or name not in _TABLE:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return name
 
@@ -88,7 +134,7 @@ def activation_forward(a, name):
     h : ndarray, same shape as ``a``
     cache : ActivationCache
     """
-    f, _ = _TABLE[check_activation(name)]
+    f, _ = _table()[check_activation(name)]
     h = f(a)
     return h, ActivationCache(name, a, h)
 
@@ -98,6 +144,6 @@ def activation_backward(dh, cache):
 
     ReLU's derivative at exactly 0 is taken as 0.
     """
-    _, fprime = _TABLE[cache.name]
+    _, fprime = _table()[cache.name]
     return dh * fprime(cache.a, cache.h)
 

@@ -43,7 +43,10 @@ def sgvb_a_forward(log_px_z, log_pz, log_qz):
     cache : SGVBCache
     """
     L = log_px_z.shape[0]
-    return np.mean(log_px_z + log_pz - log_qz, axis=0), SGVBCache(L)
+    # exercise: estimator_a begin
+    bound = np.mean(log_px_z + log_pz - log_qz, axis=0)
+    # exercise: end
+    return bound, SGVBCache(L)
 
 
 def sgvb_a_backward(dbound, cache):
@@ -53,8 +56,11 @@ def sgvb_a_backward(dbound, cache):
     -------
     dlog_px_z, dlog_pz, dlog_qz : ndarray (L, M)
     """
+    # exercise: estimator_a begin
     d = np.broadcast_to(dbound / cache.L, (cache.L,) + dbound.shape)
-    return d.copy(), d.copy(), -d
+    dlog_px_z, dlog_pz, dlog_qz = d.copy(), d.copy(), -d
+    # exercise: end
+    return dlog_px_z, dlog_pz, dlog_qz
 
 
 def sgvb_b_forward(log_px_z, kl):
@@ -72,7 +78,10 @@ def sgvb_b_forward(log_px_z, kl):
     cache : SGVBCache
     """
     L = log_px_z.shape[0]
-    return np.mean(log_px_z, axis=0) - kl, SGVBCache(L)
+    # exercise: estimator_b begin
+    bound = np.mean(log_px_z, axis=0) - kl
+    # exercise: end
+    return bound, SGVBCache(L)
 
 
 def sgvb_b_backward(dbound, cache):
@@ -83,8 +92,11 @@ def sgvb_b_backward(dbound, cache):
     dlog_px_z : ndarray (L, M)
     dkl : ndarray (M,)
     """
+    # exercise: estimator_b begin
     dlog_px_z = np.broadcast_to(dbound / cache.L, (cache.L,) + dbound.shape).copy()
-    return dlog_px_z, -dbound
+    dkl = -dbound
+    # exercise: end
+    return dlog_px_z, dkl
 
 
 class MinibatchCache(NamedTuple):
@@ -109,7 +121,10 @@ def minibatch_forward(bounds, N):
     M = bounds.shape[0]
     if M == 0:
         raise ValueError("the minibatch is empty")
-    return float(N / M * np.sum(bounds)), MinibatchCache(M, N)
+    # exercise: minibatch begin
+    estimate = float(N / M * np.sum(bounds))
+    # exercise: end
+    return estimate, MinibatchCache(M, N)
 
 
 def minibatch_backward(dout, cache):
@@ -119,4 +134,7 @@ def minibatch_backward(dout, cache):
     -------
     dbounds : ndarray (M,)
     """
-    return np.full(cache.M, dout * cache.N / cache.M)
+    # exercise: minibatch begin
+    dbounds = np.full(cache.M, dout * cache.N / cache.M)
+    # exercise: end
+    return dbounds

@@ -55,8 +55,11 @@ def sample_forward(mu, logvar, eps):
     z : ndarray, the shape of ``eps``
     cache : SampleCache
     """
+    # exercise: sampler begin
     sigma = np.exp(0.5 * logvar)
-    return mu + sigma * eps, SampleCache(eps, sigma, mu.shape)
+    z = mu + sigma * eps
+    # exercise: end
+    return z, SampleCache(eps, sigma, mu.shape)
 
 
 def sample_backward(dz, cache):
@@ -70,7 +73,11 @@ def sample_backward(dz, cache):
     dmu, dlogvar : ndarray (M, J)
     """
     eps, sigma, mu_shape = cache
-    return sum_to_shape(dz, mu_shape), sum_to_shape(0.5 * dz * sigma * eps, mu_shape)
+    # exercise: sampler begin
+    dmu = sum_to_shape(dz, mu_shape)
+    dlogvar = sum_to_shape(0.5 * dz * sigma * eps, mu_shape)
+    # exercise: end
+    return dmu, dlogvar
 
 
 def kl_forward(mu, logvar):
@@ -92,7 +99,9 @@ def kl_forward(mu, logvar):
     cache : KLCache
     """
     var_minus_1 = np.expm1(logvar)
+    # exercise: kl begin
     kl = 0.5 * np.sum(mu * mu + (var_minus_1 - logvar), axis=-1)
+    # exercise: end
     return kl, KLCache(mu, var_minus_1)
 
 
@@ -110,7 +119,11 @@ def kl_backward(dkl, cache):
     """
     mu, var_minus_1 = cache
     d = dkl[..., None]
-    return d * mu, d * 0.5 * var_minus_1
+    # exercise: kl begin
+    dmu = d * mu
+    dlogvar = d * 0.5 * var_minus_1
+    # exercise: end
+    return dmu, dlogvar
 
 
 def log_standard_normal_forward(z):
@@ -126,12 +139,27 @@ def log_standard_normal_forward(z):
     cache : StdNormalCache
     """
     J = z.shape[-1]
-    return -0.5 * (J * LOG_2PI + np.sum(z * z, axis=-1)), StdNormalCache(z)
+    # exercise: log_pz begin
+    log_pz = -0.5 * (J * LOG_2PI + np.sum(z * z, axis=-1))
+    # exercise: end
+    return log_pz, StdNormalCache(z)
 
 
 def log_standard_normal_backward(dout, cache):
-    r"""Backward of :func:`log_standard_normal_forward`: $\partial/\partial z = -z$."""
-    return -dout[..., None] * cache.z
+    r"""Backward of :func:`log_standard_normal_forward`: $\partial/\partial z = -z$.
+
+    Parameters
+    ----------
+    dout : ndarray (...), the upstream gradient, the shape of ``log_pz``
+
+    Returns
+    -------
+    dz : ndarray (..., J)
+    """
+    # exercise: log_pz begin
+    dz = -dout[..., None] * cache.z
+    # exercise: end
+    return dz
 
 
 def log_normal_forward(x, mean, logvar):
@@ -148,9 +176,11 @@ def log_normal_forward(x, mean, logvar):
     log_density : ndarray, the broadcast shape without its last axis
     cache : LogNormalCache
     """
+    # exercise: log_q begin
     diff_over_var = (x - mean) * precision(logvar)
     sq_over_var = (x - mean) * diff_over_var
     log_density = -0.5 * np.sum(LOG_2PI + logvar + sq_over_var, axis=-1)
+    # exercise: end
     shapes = (np.shape(x), np.shape(mean), np.shape(logvar))
     return log_density, LogNormalCache(diff_over_var, sq_over_var, shapes)
 
@@ -168,9 +198,12 @@ def log_normal_backward(dout, cache):
     """
     diff_over_var, sq_over_var, (x_shape, mean_shape, logvar_shape) = cache
     d = dout[..., None]
+    # exercise: log_q begin
     dmean = d * diff_over_var
     dlogvar = d * 0.5 * (sq_over_var - 1.0)
-    return (sum_to_shape(-dmean, x_shape), sum_to_shape(dmean, mean_shape),
+    dx = -dmean
+    # exercise: end
+    return (sum_to_shape(dx, x_shape), sum_to_shape(dmean, mean_shape),
             sum_to_shape(dlogvar, logvar_shape))
 
 

@@ -39,7 +39,10 @@ def affine_forward(X, W, b):
     out : ndarray (M, D_out)
     cache : AffineCache
     """
-    return X @ W + b, AffineCache(X, W)
+    # exercise: affine begin
+    out = X @ W + b
+    # exercise: end
+    return out, AffineCache(X, W)
 
 
 def affine_backward(dout, cache, param_grads=True):
@@ -54,9 +57,14 @@ def affine_backward(dout, cache, param_grads=True):
     db : ndarray (D_out,), or ``None`` with ``param_grads=False``
     """
     X, W = cache
+    # exercise: affine begin
+    dX = dout @ W.T
     if not param_grads:  # only the input's gradient, e.g. for HMC in z
-        return dout @ W.T, None, None
-    return dout @ W.T, X.T @ dout, dout.sum(axis=0)
+        return dX, None, None
+    dW = X.T @ dout
+    db = dout.sum(axis=0)
+    # exercise: end
+    return dX, dW, db
 
 
 def mlp_forward(X, weights, biases, activation):
@@ -76,10 +84,12 @@ def mlp_forward(X, weights, biases, activation):
     """
     layers = []
     h = X
+    # exercise: mlp begin
     for W, b in zip(weights, biases, strict=True):
         a, affine_cache = affine_forward(h, W, b)
         h, act_cache = activation_forward(a, activation)
         layers.append((affine_cache, act_cache))
+    # exercise: end
     return h, MLPCache(layers)
 
 
@@ -94,9 +104,11 @@ def mlp_backward(dH, cache, param_grads=True):
     """
     dweights, dbiases = [], []
     dh = dH
+    # exercise: mlp begin
     for affine_cache, act_cache in reversed(cache.layers):
         da = activation_backward(dh, act_cache)
         dh, dW, db = affine_backward(da, affine_cache, param_grads)
         dweights.append(dW)
         dbiases.append(db)
+    # exercise: end
     return dh, dweights[::-1], dbiases[::-1]

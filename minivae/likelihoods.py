@@ -38,7 +38,10 @@ def bernoulli_loglik_forward(x, logits):
     log_px_z : ndarray (M,) or (L, M)
     cache : BernoulliCache
     """
-    return np.sum(x * logits - softplus(logits), axis=-1), BernoulliCache(x, logits)
+    # exercise: bernoulli begin
+    log_px_z = np.sum(x * logits - softplus(logits), axis=-1)
+    # exercise: end
+    return log_px_z, BernoulliCache(x, logits)
 
 
 def bernoulli_loglik_backward(dout, cache):
@@ -51,7 +54,10 @@ def bernoulli_loglik_backward(dout, cache):
     dlogits : ndarray, the shape of ``logits``
     """
     x, logits = cache
-    return dout[..., None] * bernoulli_grad(x, logits)
+    # exercise: bernoulli begin
+    dlogits = dout[..., None] * bernoulli_grad(x, logits)
+    # exercise: end
+    return dlogits
 
 
 def gaussian_loglik_forward(x, mean, logvar):
@@ -70,7 +76,10 @@ def gaussian_loglik_forward(x, mean, logvar):
     log_px_z : ndarray (M,) or (L, M)
     cache : LogNormalCache
     """
-    return log_normal_forward(x, mean, logvar)
+    # exercise: gaussian_loglik begin
+    log_px_z, cache = log_normal_forward(x, mean, logvar)
+    # exercise: end
+    return log_px_z, cache
 
 
 def gaussian_loglik_backward(dout, cache):
@@ -82,7 +91,9 @@ def gaussian_loglik_backward(dout, cache):
     -------
     dmean, dlogvar : ndarray, the shape of ``mean``
     """
+    # exercise: gaussian_loglik begin
     _, dmean, dlogvar = log_normal_backward(dout, cache)
+    # exercise: end
     return dmean, dlogvar
 
 

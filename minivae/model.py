@@ -199,7 +199,23 @@ class VAE:
         return estimator
 
     def _bound_forward(self, X, eps, estimator):
+        r"""The forward pass of one AEVB step: $x \to (\mu, \log\sigma^2) \to z \to \log p_\theta(x|z)$,
+        then estimator B (eq. 7, with the closed-form KL) or A (eq. 6, with $\log p(z)$ and
+        $\log q_\phi(z|x)$).
+
+        Parameters
+        ----------
+        X : ndarray (M, D)
+        eps : ndarray (L, M, J), the noise of the reparameterization
+        estimator : ``"A"`` or ``"B"``
+
+        Returns
+        -------
+        bound : ndarray (M,), $\tilde{\mathcal L}(\theta, \phi; x^{(i)})$ per datapoint
+        cache : BoundCache, every piece's cache, for :meth:`_bound_backward`
+        """
         latent = self.latent
+        # exercise: aevb_step begin
         mu, logvar, enc_cache = encoder_forward(X, self.params, len(self.n_hidden), self.activation)
         z, sample_cache = latent.sample_forward(mu, logvar, eps)
         log_px_z, loglik_cache = decoder_loglik_forward(X, z, self.params, *self._decoder_args())
@@ -213,9 +229,26 @@ class VAE:
         bound, est_cache = sgvb_a_forward(log_px_z, log_pz, log_qz)
         return bound, BoundCache("A", enc_cache, sample_cache, loglik_cache, est_cache, None,
                                  pz_cache, qz_cache)
+        # exercise: end
 
     def _bound_backward(self, dbound, cache):
+        r"""The backward pass of one AEVB step: from $\partial/\partial\tilde{\mathcal L}$ per
+        datapoint back through the estimator, the decoder, the KL (B) or $\log p(z)$ and
+        $\log q_\phi(z|x)$ (A), the sampler and the encoder. $z$ depends on $\mu$ and logvar, so
+        their gradients have two paths (the KL or $\log q$, and the sampler) that add up.
+
+        Parameters
+        ----------
+        dbound : ndarray (M,), the upstream gradient of every datapoint's bound
+        cache : BoundCache, from :meth:`_bound_forward`
+
+        Returns
+        -------
+        grads : dict, the gradient of ``sum(dbound * bound)`` for every parameter, the keys of
+            ``self.params``
+        """
         latent = self.latent
+        # exercise: aevb_step begin
         if cache.estimator == "B":
             dlog_px_z, dkl = sgvb_b_backward(dbound, cache.estimate)
             dz, grads = decoder_loglik_backward(dlog_px_z, cache.loglik)
@@ -228,6 +261,7 @@ class VAE:
             dz = dz + dz_q
         dmu_s, dlogvar_s = latent.sample_backward(dz, cache.sample)
         grads.update(encoder_backward(dmu + dmu_s, dlogvar + dlogvar_s, cache.encoder))
+        # exercise: end
         return grads
 
     def elbo(self, X, eps=None, estimator=None, L=1, rng=None):

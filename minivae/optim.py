@@ -117,10 +117,8 @@ class Adagrad(_Optimizer):
         return {"sum_sq": np.full_like(p, self.initial_accumulator)}
 
     def step(self, theta, g, slots):
-        """One step on the tensor ``theta``, in place: accumulate $g^2$ first, then step."""
-        G = slots["sum_sq"]
-        G[...] = adagrad_accumulate(G, g)
-        theta[...] = adagrad_param(theta, g, G, self.lr, self.delta, np.finfo(theta.dtype).tiny)
+        """One step on the tensor ``theta``, in place (:func:`adagrad_step`)."""
+        adagrad_step(theta, g, slots["sum_sq"], self.lr, self.delta)
 
 
 class Adam(_Optimizer):
@@ -171,6 +169,29 @@ def make_optimizer(name="adagrad", **kwargs):
 # -- Elementwise formulas, shared with the fused engine -------------------------------------
 # Plain NumPy, on scalars or arrays. minivae.fused.kernels.scalar registers each of these functions
 # with Numba, so the compiled loops evaluate these very lines: they are written once.
+
+
+def adagrad_step(theta, g, G, lr, delta):
+    r"""One Adagrad step on one tensor, in place: first $G \leftarrow G + g^2$, then
+    $\theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \delta)$ with the *updated* $G$ (Duchi et al.
+    2011; the paper's optimizer, Sec. 5).
+
+    Parameters
+    ----------
+    theta : ndarray, the parameter tensor, changed in place
+    g : ndarray, the shape of ``theta``, the gradient of the loss (to decrease)
+    G : ndarray, the shape of ``theta``, the running sum of squared gradients, changed in place
+    lr : float, the global step size $\eta$
+    delta : float, $\delta$, guards entries whose gradient has always been zero
+
+    Returns
+    -------
+    None: ``theta`` and ``G`` change in place (``G[...] = ...``, ``theta[...] = ...``)
+    """
+    # exercise: adagrad begin
+    G[...] = adagrad_accumulate(G, g)
+    theta[...] = adagrad_param(theta, g, G, lr, delta, np.finfo(theta.dtype).tiny)
+    # exercise: end
 
 
 def adagrad_accumulate(G, g):
