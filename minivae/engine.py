@@ -14,6 +14,7 @@ by name (:mod:`minivae.training.engines`).
 import numpy as np
 
 from .datasets.binarize import binarize_rows
+from .prior import log_prior_backward, log_prior_forward
 
 __all__ = ["NonFinite", "ReferenceEngine"]
 
@@ -46,8 +47,14 @@ class ReferenceEngine:
         return [name for name, g in grads.items() if not np.isfinite(g).all()]
 
     def update(self, params, grads, state, decay=0.0):
-        """One optimizer step on ``params`` (in place) along ``grads + decay * params``."""
-        return self.optimizer.update(params, grads, state, decay=decay)
+        r"""One optimizer step on ``params`` (in place) along ``grads + decay * params``: with
+        ``decay`` $= 1/N$, the gradient of the loss minus $\frac1N \log p(\theta, \phi)$, the weight
+        prior's gradient from :mod:`minivae.prior`."""
+        if decay:
+            _, cache = log_prior_forward(params)
+            dprior = log_prior_backward(-decay, cache)
+            grads = {name: g + dprior[name] for name, g in grads.items()}
+        return self.optimizer.update(params, grads, state)
 
     def checked_update(self, loss, grads, state, decay=0.0):
         """:meth:`update`, after :class:`NonFinite` if the loss or a gradient is not finite."""

@@ -22,8 +22,8 @@ from .activations import check_activation
 from .decoder import (check_decoder, decoder_forward, decoder_loglik_backward,
                       decoder_loglik_forward, decoder_mean, decoder_shapes)
 from .encoder import encoder_backward, encoder_forward, encoder_shapes
-from .estimators import (check_estimator, sgvb_a_backward, sgvb_a_forward, sgvb_b_backward,
-                         sgvb_b_forward)
+from .estimators import (check_estimator, minibatch_backward, minibatch_forward, sgvb_a_backward,
+                         sgvb_a_forward, sgvb_b_backward, sgvb_b_forward)
 from .latent import family_record, make_latent, resolve_family
 from .validation import (as_float_array, check_bool, check_data, check_dtype, check_eps,
                          check_hidden_sizes, check_nonnegative_float, check_positive_float,
@@ -313,6 +313,6 @@ class VAE:
         elif eps.ndim == 2:
             eps = eps[None]
         bound, cache = self._bound_forward(X, eps, self._check_estimator(estimator))
-        M = X.shape[0]
-        grads = self._bound_backward(np.full(M, -1.0 / M), cache)
-        return -float(np.mean(bound)), grads
+        estimate, minibatch_cache = minibatch_forward(bound, 1)  # eq. 8 per datapoint: N = 1
+        grads = self._bound_backward(minibatch_backward(-1.0, minibatch_cache), cache)
+        return -estimate, grads

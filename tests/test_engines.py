@@ -158,11 +158,15 @@ PLANTED = {
     "gaussian.sample_backward: sigma where half sigma belongs":
         ("gaussian.py", "sum_to_shape(0.5 * dz * sigma * eps, mu_shape)", "sum_to_shape(dz * sigma * eps, mu_shape)"),
     "layers.affine_backward: bias gradient averaged":
-        ("layers.py", "X.T @ dout, dout.sum(axis=0)", "X.T @ dout, dout.mean(axis=0)"),
+        ("layers.py", "db = dout.sum(axis=0)", "db = dout.mean(axis=0)"),
     "activations: tanh' as 1 - h":
-        ("activations.py", '"tanh": (np.tanh, lambda a, h: 1.0 - h * h)', '"tanh": (np.tanh, lambda a, h: 1.0 - h)'),
+        ("activations.py", "return 1.0 - h * h", "return 1.0 - h"),
     "optim: Adagrad accumulating g instead of g squared":
         ("optim.py", "return G + g * g", "return G + np.abs(g)"),
+    "prior.log_prior_backward: the weight prior's gradient with the wrong sign":
+        ("prior.py", "{name: -dout * p for", "{name: dout * p for"),
+    "estimators.minibatch_backward: the sum's gradient where eq. 8 scales by N / M":
+        ("estimators.py", "np.full(cache.M, dout * cache.N / cache.M)", "np.full(cache.M, dout * cache.N)"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``minivae`` command line: train, evaluate, sample, gradcheck, reproduce.
+"""The ``minivae`` command line: train, evaluate, sample, gradcheck, bench, reproduce, exercises.
 
 Run ``minivae --help`` or ``minivae COMMAND --help`` for the options.
 """
@@ -40,6 +40,7 @@ from ..training.runlock import RunLocked, lock_run
 from ..training.trainer import TRAINERS, Callback, Diverged
 from .argtypes import (UsageError, add_appendix_d_options, add_engine_option, count, open_unit,
                        positive_count, run_dir, step_size)
+from .exercises import add_exercises_command, exercises_context
 from .reproduce import add_reproduce_commands
 
 __all__ = ["main", "build_parser"]
@@ -354,6 +355,7 @@ def _resume_hint(out, guard):
 
 
 def _train(args):
+    own_code = exercises_context(args)  # the student's functions, or nothing
     trainer, out, preset, extra = _resumed_run(args) if args.resume else _new_run(args)
     samples, eval_every = extra["samples"], extra["eval_every"]
     writer = _Writer(out, extra)
@@ -367,7 +369,7 @@ def _train(args):
         print(f"training {trainer.model!r} with {name}\n  {trainer.optimizer!r}, "
               f"{trainer.config()}\n  engine: {trainer.engine}", file=sys.stderr)
     try:
-        with lock_run(out), guard, _quiet_floating_point():
+        with lock_run(out), guard, _quiet_floating_point(), own_code:
             trainer.run(samples, eval_every=eval_every)
     except (_Interrupted, KeyboardInterrupt):
         print(f"minivae train: interrupted at {trainer.samples:,} of {samples:,} samples; "
@@ -553,6 +555,10 @@ def _add_train_options(p):
         p.add_argument(_flag(name), type=kind,
                        help=f"--algorithm mcem: {text} (default {_mcem_default(name)})")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--exercises", metavar="DIR",
+                   help="train with your own functions: every written task of the exercises "
+                        "workspace DIR replaces the package's for this run (needs --engine "
+                        "reference; default: the package's own; docs/exercises.md)")
     add_engine_option(p)
     p.set_defaults(func=_train)
 
@@ -716,6 +722,7 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
                        "(marginal likelihood, with MCEM), "
                        "manifold and samples (App. A); resumable")
     add_reproduce_commands(p)
+    add_exercises_command(sub)
     return parser
 
 
