@@ -174,3 +174,12 @@ def test_the_substitution_is_undone_after_an_error():
         layers.mlp_forward(np.ones((1, 2)), [np.ones((2, 2))], [np.zeros(2)], "tanh")
     assert layers.affine_forward is original
     assert "exercise" in function_source(original)
+
+
+def test_the_handout_lists_every_exercise_with_its_minutes_in_course_order():
+    from pathlib import Path
+    page = (Path(__file__).resolve().parents[1] / "docs" / "exercises.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    expected = [(t.name, t.minutes) for t in TASKS] + [(b.name, b.minutes) for b in BUGS]
+    found = [(row.split("|")[2].strip(" `"), int(row.split("|")[-2])) for row in rows]
+    assert found == expected

@@ -34,9 +34,8 @@ BUGS = (
         frozenset({"gradient"})),
     Bug("std_exp_logvar", "sampler", "std = exp(logvar)",
         "numpy-ml's VAE took the encoder's log-variance head for a log standard deviation: "
-        "std = exp(logvar). Its backward is consistent with that forward, so the model is "
-        "consistently wrong: it trains, every gradient check passes, and q(z|x) is not the "
-        "distribution the KL term (and the rest of the code) assumes.",
+        "std = exp(logvar), and wrote the backward of that. The model trains; but is q(z|x) the "
+        "distribution the KL term (and the rest of the code) assumes?",
         {"sample_forward": (("sigma = np.exp(0.5 * logvar)", "sigma = np.exp(logvar)"),),
          "sample_backward": (("sum_to_shape(0.5 * dz * sigma * eps", "sum_to_shape(dz * sigma * eps"),)},
         frozenset({"distribution"}), minutes=15),
@@ -49,8 +48,8 @@ BUGS = (
         frozenset({"distribution"})),
     Bug("kl_sign", "kl", "the KL term's sign",
         "A sign slip that shows up in many first VAEs: the KL computed as -1/2 sum(mu^2 + sigma^2 "
-        "- 1 - log sigma^2), its backward consistent with it, so the bound rewards moving away "
-        "from the prior.",
+        "- 1 - log sigma^2), and its backward with it, so the bound rewards moving away from "
+        "the prior.",
         {"kl_forward": (("kl = 0.5 * np.sum(", "kl = -0.5 * np.sum("),),
          "kl_backward": (("dmu = d * mu", "dmu = -d * mu"),
                          ("dlogvar = d * 0.5 * var_minus_1", "dlogvar = -d * 0.5 * var_minus_1"))},

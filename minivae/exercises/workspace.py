@@ -9,6 +9,7 @@ each stub as written, so that :func:`solve` never overwrites a student's work un
 import hashlib
 import importlib.util
 import json
+import textwrap
 from pathlib import Path
 
 from .bughunts import BUGS
@@ -34,35 +35,33 @@ def file_name(name):
     return f"{order:02d}_{'bug_' if name not in {t.name for t in TASKS} else ''}{name}.py"
 
 
+def _fill(*paragraphs):
+    return "\n\n".join(textwrap.fill(p, 96) for p in paragraphs)
+
+
 def _task_header(task, n):
     functions = ", ".join(f.replace(":", ".") for f in task.functions)
-    return f'''"""Exercise {n} of {len(TASKS)}, {task.name}: {task.title} ({task.where}).
-
-{task.intro}
-
-Replaces {functions}; once its checks pass, `minivae train --engine reference --exercises DIR`
-trains with your version. Expected time: {task.minutes} minutes.
-
-Write the lines between "your code: begin" and "your code: end" (each part raises
-NotImplementedError until you do; "# define:" names the variables the given lines after it
-use). Everything else is given. Check your work with
-
-    minivae exercises check DIR {task.name}
-"""'''
+    text = _fill(f"Exercise {n} of {len(TASKS)}, {task.name}: {task.title} ({task.where}).",
+                 task.intro,
+                 f"Replaces {functions}; once its checks pass, `minivae train --engine reference "
+                 f"--exercises DIR` trains with your version. Expected time: {task.minutes} minutes.",
+                 'Write the lines between "your code: begin" and "your code: end" (each part raises '
+                 'NotImplementedError until you do; "# define:" names the variables the given lines '
+                 'after it use). Everything else is given. Check your work with')
+    return f'"""{text}\n\n    minivae exercises check DIR {task.name}\n"""'
 
 
 def _bug_header(bug):
     kinds = ", ".join(repr(k) for k in KINDS)
-    return f'''"""Bug hunt, {bug.name}: {bug.title} (breaks task {bug.task}).
-
-{bug.story}
-
-The functions below are complete, and one of them carries this bug. Two things to do:
-1. Run `minivae exercises check DIR {bug.name}` and find which kind of check catches the bug;
-   set CAUGHT_BY to it: one of {kinds}. Ask yourself why the
-   others cannot see it.
-2. Fix the code, so that every check of the task passes. Expected time: {bug.minutes} minutes.
-"""'''
+    text = _fill(f"Bug hunt, {bug.name}: {bug.title} (breaks task {bug.task}).", bug.story,
+                 "The functions below are complete, and one of them carries this bug. Two things "
+                 "to do:")
+    steps = "\n".join(textwrap.fill(step, 96, subsequent_indent="   ") for step in (
+        f"1. Run `minivae exercises check DIR {bug.name}` and find which kind of check catches "
+        f"the bug; set CAUGHT_BY to it: one of {kinds}. Ask yourself why the others cannot see it.",
+        f"2. Fix the code, so that every check of the task passes. Expected time: {bug.minutes} "
+        f"minutes."))
+    return f'"""{text}\n{steps}\n"""'
 
 
 def _functions(exercise):
