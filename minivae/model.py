@@ -12,6 +12,11 @@ the prior $p(z)$ is the same family.
 reports the bound itself (:meth:`VAE.elbo`) but *minimizes* the loss
 $-\frac1M\sum_i \tilde{\mathcal L}(\theta, \phi; x^{(i)})$ (:meth:`VAE.loss_and_grads`), so
 every gradient it returns is the gradient of that loss.
+
+**The reference composition.** :meth:`VAE.loss_and_grads` is what the reference engine trains
+(:mod:`minivae.engine`). The fused engine composes the same steps a second time, fused
+(:mod:`minivae.fused.fastpath`); ``tests/test_fastpath.py`` and ``tests/test_engines.py`` hold the
+two to float64 round-off.
 """
 from typing import NamedTuple
 

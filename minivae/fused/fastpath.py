@@ -20,6 +20,13 @@ training loop, with changes that are about speed only:
   way, each shard writing its rows of the result.
 
 Only estimator B (eq. 7) is fused; estimator A goes through the model's reference path.
+
+**A second composition, on purpose.** The elementwise formulas are the teaching modules' own
+(:mod:`minivae.fused.kernels.scalar` compiles them), but the order of the steps, the chain rule
+through the MLPs and the heads, is written here a second time, fused, beside
+:meth:`minivae.VAE.loss_and_grads`. The parity tests hold the two together:
+``tests/test_fastpath.py`` (loss and every gradient at ``rtol=1e-12``) and
+``tests/test_engines.py`` (hundreds of training steps of the two engines).
 """
 import functools
 from types import SimpleNamespace
