@@ -26,7 +26,8 @@ one): subclass :class:`Decoder` and give it
 
 Then ``VAE(..., decoder=name)`` builds, gradient-checks and trains it on either engine (the fused
 engine runs the readable model for a kind without compiled kernels: ``fused = False``), its
-checkpoints reload, and ``minivae train --decoder name`` offers it (once its file is imported). ``tests/test_decoders.py``
+checkpoints reload, and ``minivae train --decoder name`` offers it (once its file is
+imported). ``tests/test_decoders.py``
 adds a Laplace decoder this way.
 """
 from typing import NamedTuple
@@ -39,9 +40,9 @@ from .likelihoods import (bernoulli_loglik_backward, bernoulli_loglik_forward,
                           gaussian_loglik_backward, gaussian_loglik_forward)
 from .validation import check_data
 
-__all__ = ["DECODERS", "Decoder", "Bernoulli", "Gaussian", "get_decoder", "check_decoder",
-           "decoder_shapes", "head_names", "decoder_forward", "decoder_backward", "decoder_mean",
-           "decoder_loglik_forward", "decoder_loglik_backward"]
+__all__ = ["DECODERS", "Decoder", "Bernoulli", "Gaussian", "decoder_names", "get_decoder",
+           "check_decoder", "decoder_shapes", "head_names", "decoder_forward", "decoder_backward",
+           "decoder_mean", "decoder_loglik_forward", "decoder_loglik_backward"]
 
 DECODERS = {}
 """Every decoder kind by name, one instance each. A subclass of :class:`Decoder` that sets
@@ -84,8 +85,8 @@ class Decoder:
         raise NotImplementedError
 
     def check_data(self, X, n_input, name="X", dtype=np.float64):
-        """``X`` as a finite ``(M, n_input)`` array of ``dtype``; for a :attr:`binary` kind, in [0, 1]
-        (binary targets or their probabilities)."""
+        """``X`` as a finite ``(M, n_input)`` array of ``dtype``; for a :attr:`binary` kind, in
+        [0, 1] (binary targets or their probabilities)."""
         X = check_data(X, n_input, name, dtype)
         if self.binary and (X.min() < 0.0 or X.max() > 1.0):
             raise ValueError(f"{name} must lie in [0, 1] for the {self.name} decoder (binary "
@@ -112,8 +113,9 @@ class Bernoulli(Decoder):
 
 
 class Gaussian(Decoder):
-    r"""App. C.2 (Frey Face): $p(x|z) = \mathcal N(x; \mu, \text{diag}(e^{\text{logvar}}))$ from the
-    heads ``mean`` (squashed by a sigmoid when ``sigmoid_mean``) and ``logvar``; its mean is $\mu$."""
+    r"""App. C.2 (Frey Face): $p(x|z) = \mathcal N(x; \mu, \text{diag}(e^{\text{logvar}}))$ from
+    the heads ``mean`` (squashed by a sigmoid when ``sigmoid_mean``) and ``logvar``; its mean is
+    $\mu$."""
     name, heads, sigmoid_head, fused = "gaussian", ("mean", "logvar"), "mean", True
 
     def loglik_forward(self, x, outputs):
@@ -140,6 +142,11 @@ class LoglikCache(NamedTuple):
     loglik: tuple
 
 
+def decoder_names():
+    """The registered kinds' names, sorted (read at call time, so a kind defined later is in)."""
+    return sorted(DECODERS)
+
+
 def get_decoder(kind):
     """The registered :class:`Decoder` called ``kind`` (a name, or a :class:`Decoder` itself),
     else ``ValueError`` listing the kinds."""
@@ -147,7 +154,7 @@ def get_decoder(kind):
         return kind
     if not isinstance(kind, str) or kind not in DECODERS:
         raise ValueError(f"unknown decoder {kind!r}; choose one of "
-                         f"{', '.join(map(repr, sorted(DECODERS)))} ('bernoulli' for MNIST, "
+                         f"{', '.join(map(repr, decoder_names()))} ('bernoulli' for MNIST, "
                          f"'gaussian' for Frey Face)")
     return DECODERS[kind]
 

@@ -22,7 +22,7 @@ from ..activations import ACTIVATIONS
 from ..baselines.mcem import MCEMTrainer  # importing it defines the "mcem" algorithm
 from ..baselines.wakesleep import WakeSleepTrainer  # noqa: F401  (defines the "wakesleep" algorithm)
 from ..datasets import binarize_fixed
-from ..decoder import DECODERS, get_decoder
+from ..decoder import decoder_names, get_decoder
 from ..estimators import ESTIMATORS
 from ..experiments.plotting import plot_history, save_image_grid
 from ..experiments.presets import PRESETS, get_preset
@@ -495,7 +495,7 @@ def _sample(args):
 def _gradcheck(args):
     ok = True
     estimators = ESTIMATORS if args.family == "gaussian" else ("A",)  # B: closed-form KL only
-    for decoder in sorted(DECODERS):
+    for decoder in decoder_names():
         for estimator in estimators:
             report = check_model_gradients(decoder, estimator, L=args.L, n_checks=args.n_checks,
                                            seed=args.seed, family=args.family)
@@ -522,7 +522,7 @@ def _add_train_options(p):
                         f"--resume continues the run's own (default {d['algorithm']})")
     p.add_argument("--dataset", choices=sorted(PRESETS),
                    help=f"mnist (Bernoulli decoder) or frey (Gaussian decoder) (default {d['dataset']})")
-    p.add_argument("--decoder", choices=sorted(DECODERS),
+    p.add_argument("--decoder", choices=decoder_names(),
                    help="observation model p(x|z), any registered kind whose data check the "
                         "dataset passes (default: the dataset's, bernoulli for mnist, gaussian "
                         "for frey)")
