@@ -2,7 +2,8 @@ r"""The generative model (decoder) $p_\theta(x|z)$ (App. C).
 
 An MLP maps $z$ to a hidden layer $h = f(W z + b)$ (more layers when ``hidden`` has more
 sizes), and affine heads give the parameters of an observation model, the decoder *kind*: each
-head is $W_{\text{head}} h + b_{\text{head}}$, of shape ``(..., D)``. Two kinds are registered here:
+head is $W_{\text{head}} h + b_{\text{head}}$, of shape ``(..., D)``. Two kinds are registered
+here:
 
 * ``"bernoulli"`` (:class:`Bernoulli`, App. C.1, MNIST): logits $a$,
   $p(x|z) = \prod_d \text{Bernoulli}(x_d; \sigma(a_d))$;
@@ -22,13 +23,15 @@ one): subclass :class:`Decoder` and give it
   ``False`` for real data;
 * ``loglik_forward(x, outputs) -> (log_px_z, cache)`` and ``loglik_backward(dlog_px_z, cache)
   -> {head: gradient}``, a forward/backward pair in the style of :mod:`minivae.likelihoods`;
-* ``mean(outputs)``, the mean of $p_\theta(x|z)$ that :meth:`minivae.VAE.decode` reports.
+* ``mean(outputs)``, the mean of $p_\theta(x|z)$ that :meth:`minivae.VAE.decode` reports;
+* optionally ``sigmoid_head``, a head that ``VAE(sigmoid_mean=True)`` squashes into (0, 1).
 
-Then ``VAE(..., decoder=name)`` builds, gradient-checks and trains it on either engine (the fused
-engine runs the readable model for a kind without compiled kernels: ``fused = False``), its
-checkpoints reload, and ``minivae train --decoder name`` offers it (once its file is
-imported). ``tests/test_decoders.py``
-adds a Laplace decoder this way.
+Then ``VAE(..., decoder=name)`` builds it, :func:`minivae.modelcheck.check_model_gradients`
+checks it, both engines train it alike (the fused engine has compiled kernels only for the kinds
+that say ``fused = True``, Bernoulli and Gaussian; it trains any other kind through the readable
+model), its checkpoints reload, and ``minivae train --decoder name`` offers it once its file is
+imported. ``tests/test_decoders.py`` adds a unit-variance Gaussian decoder this way, in the test
+file alone.
 """
 from typing import NamedTuple
 

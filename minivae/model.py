@@ -56,9 +56,9 @@ class VAE:
     n_latent : int
         $J$, the dimension of $z$.
     decoder : str
-        The observation model $p_\theta(x|z)$, a kind registered in :data:`minivae.decoder.DECODERS`:
-        ``"bernoulli"`` (MNIST, App. C.1), ``"gaussian"`` (Frey Face, App. C.2), or one of your own
-        (:mod:`minivae.decoder` says how to add one).
+        The observation model $p_\theta(x|z)$, a kind registered in
+        :data:`minivae.decoder.DECODERS`: ``"bernoulli"`` (MNIST, App. C.1), ``"gaussian"``
+        (Frey Face, App. C.2), or one of your own (:mod:`minivae.decoder` says how to add one).
     activation : str
         Hidden activation: ``tanh`` (paper), ``sigmoid``, ``softplus``, ``relu``, ``identity``.
     init_std : float
@@ -152,8 +152,9 @@ class VAE:
         return mu, logvar
 
     def decode(self, Z):
-        r"""The mean of $p_\theta(x|z)$ for ``Z (M, J)`` or ``(L, M, J)``: Bernoulli probabilities,
-        the Gaussian mean, or another kind's (:meth:`minivae.decoder.Decoder.mean`), shape ``(..., D)``."""
+        r"""The mean of $p_\theta(x|z)$ for ``Z (M, J)`` or ``(L, M, J)``, shape ``(..., D)``:
+        Bernoulli probabilities, the Gaussian mean, or another kind's
+        (:meth:`minivae.decoder.Decoder.mean`)."""
         Z = self._check_Z(Z)
         outputs, _ = decoder_forward(Z, self.params, *self._decoder_args())
         return decoder_mean(outputs, self.decoder)

@@ -115,7 +115,7 @@ def as_float_array(name, a, dtype=np.float64):
 
 def check_data(X, n_input, name="X", dtype=np.float64):
     """Validate a data matrix for a model with ``n_input`` visible units: its shape, and finite
-    values (the decoder adds the range its data must have, :meth:`minivae.decoder.Decoder.check_data`).
+    values (a decoder adds the range of its data: :meth:`minivae.decoder.Decoder.check_data`).
 
     Parameters
     ----------

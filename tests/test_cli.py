@@ -200,9 +200,10 @@ def test_resume_refuses_every_setting_it_cannot_honour(frey_run, capsys):
                      "--no-weight-prior", "--seed", "7", "--n-hidden", "30", "--dataset", "mnist",
                      "--activation", "relu", "--eval-train-size", "100", "--decoder", "bernoulli"],
                     capsys)
-    for flag in ("--decoder bernoulli", "--batch-size 50", "--n-latent 3", "--dtype float32", "--optimizer sgd", "--L 2",
+    for flag in ("--batch-size 50", "--n-latent 3", "--dtype float32", "--optimizer sgd", "--L 2",
                  "--estimator A", "--no-weight-prior", "--seed 7", "--n-hidden 30",
-                 "--dataset mnist", "--activation relu", "--eval-train-size 100"):
+                 "--dataset mnist", "--activation relu", "--eval-train-size 100",
+                 "--decoder bernoulli"):
         assert flag in line
     assert "--samples 500 is less than" in _refused(
         ["train", "--resume", str(frey_run), "--samples", "500"], capsys)

@@ -230,8 +230,7 @@ def _saved_settings(ckpt):
     model, config = ckpt.model, ckpt.trainer["config"]
     own = {name: config.get(name) for name in MCEM_OPTIONS} if ckpt.algorithm == "mcem" else {}
     return {"algorithm": ckpt.algorithm, **own, "dataset": ckpt.extra.get("dataset"),
-            "decoder": model.decoder,
-            "n_latent": model.n_latent, "n_hidden": list(model.n_hidden),
+            "decoder": model.decoder, "n_latent": model.n_latent, "n_hidden": list(model.n_hidden),
             "activation": model.activation, "family": model.config()["family"],
             "dtype": model.dtype.name, "optimizer": ckpt.optimizer.name,
             "batch_size": config["batch_size"], "L": config["L"],

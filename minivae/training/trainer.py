@@ -161,8 +161,9 @@ class Trainer:
     estimator : ``"B"`` (eq. 7, paper) or ``"A"`` (eq. 6)
     weight_prior : bool, add $\frac1N \log\mathcal N(\theta, \phi; 0, I)$ (paper: yes)
     binarization : ``"dynamic"`` (default for a Bernoulli decoder), ``"fixed"`` or ``"none"``
-        (the only choice for a decoder of real data, such as the Gaussian). Evaluation always scores a fixed, seeded
-        binarization of the test set and of the training subset unless this is ``"none"``.
+        (the only choice for a decoder of real data, such as the Gaussian). Evaluation always
+        scores a fixed, seeded binarization of the test set and of the training subset unless
+        this is ``"none"``.
     seed : int, optional
         Seeds minibatch order, noise and dynamic binarization; the same seed gives the
         same history bit for bit.
@@ -210,7 +211,8 @@ class Trainer:
         if self.decoders is not None and kind.name not in self.decoders:
             raise ValueError(f"{self.algorithm} trains the decoders {', '.join(self.decoders)} "
                              f"only; this model's is {kind.name}: train it with AEVB")
-        binarization = ("dynamic" if kind.binary else "none") if binarization is None else binarization
+        if binarization is None:
+            binarization = "dynamic" if kind.binary else "none"
         if check_binarization(binarization) != "none" and not kind.binary:
             raise ValueError(f"binarization applies to a decoder of binary data (bernoulli) only, "
                              f"not to {kind.name}; use 'none'")
