@@ -72,6 +72,10 @@ class Decoder:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "name" in vars(cls) and cls.name:
+            known = DECODERS.get(cls.name)
+            if known is not None and type(known).__qualname__ != cls.__qualname__:
+                raise ValueError(f"{cls.__qualname__}: decoder {cls.name!r} is taken by "
+                                 f"{type(known).__qualname__}; choose another name")
             DECODERS[cls.name] = cls()
 
     def loglik_forward(self, x, outputs):

@@ -66,6 +66,14 @@ def test_defining_the_class_registers_it_and_the_registry_forgets_it():
         VAE(10, 6, 2, decoder="unit_gaussian")
 
 
+def test_a_taken_name_is_refused(monkeypatch):
+    monkeypatch.setattr(decoder, "DECODERS", dict(decoder.DECODERS))
+    with pytest.raises(ValueError, match="decoder 'bernoulli' is taken by Bernoulli"):
+        class Coin(decoder.Bernoulli):
+            name = "bernoulli"
+    assert type(decoder.DECODERS["bernoulli"]) is decoder.Bernoulli
+
+
 def test_the_model_builds_its_heads_records_its_name_and_reports_its_mean(unit_gaussian):
     model = VAE(10, 6, 2, decoder="unit_gaussian", seed=0)
     assert model.config()["decoder"] == "unit_gaussian"
