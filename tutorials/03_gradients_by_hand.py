@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 01 — Gradients by hand: the reparameterization trick and estimator B
+# # 03 — Gradients by hand: the reparameterization trick and estimator B
 #
 # **Learning goals.** After this lesson you can
 # 1. write $z = \mu + \sigma\odot\epsilon$ (eq. 4) and derive $\partial z/\partial\mu$ and

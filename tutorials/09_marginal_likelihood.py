@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 02 — The marginal likelihood: HMC on the posterior and the App. D estimator
+# # 09 — The marginal likelihood: HMC on the posterior and the App. D estimator
 #
 # **Learning goals.** After this lesson you can
 # 1. derive $\nabla_z \log p_\theta(x, z)$ for the Bernoulli decoder and check it by finite
