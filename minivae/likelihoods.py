@@ -3,7 +3,8 @@ r"""Decoder log-likelihoods $\log p_\theta(x|z)$ (App. C) as forward/backward pa
 Shapes: data ``x (M, D)``; decoder outputs ``(M, D)`` or, with ``L`` samples, ``(L, M, D)``
 (``x`` broadcasts over the sample axis); the log-likelihood sums over ``D`` and returns
 ``(M,)`` or ``(L, M)``. Backward passes return the vector-Jacobian product with respect to
-the decoder outputs only: the data is not a parameter.
+the decoder outputs only: the data is not a parameter. The decoder kinds of :mod:`minivae.decoder`
+call these pairs; a new kind may bring its own pair in its own file.
 """
 from typing import NamedTuple
 

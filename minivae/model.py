@@ -12,6 +12,11 @@ the prior $p(z)$ is the same family.
 reports the bound itself (:meth:`VAE.elbo`) but *minimizes* the loss
 $-\frac1M\sum_i \tilde{\mathcal L}(\theta, \phi; x^{(i)})$ (:meth:`VAE.loss_and_grads`), so
 every gradient it returns is the gradient of that loss.
+
+**The reference composition.** :meth:`VAE.loss_and_grads` is what the reference engine trains
+(:mod:`minivae.engine`). The fused engine composes the same steps a second time, fused
+(:mod:`minivae.fused.fastpath`); ``tests/test_fastpath.py`` and ``tests/test_engines.py`` hold the
+two to float64 round-off.
 """
 from typing import NamedTuple
 
@@ -20,12 +25,12 @@ import numpy as np
 from . import flat
 from .activations import check_activation
 from .decoder import (check_decoder, decoder_forward, decoder_loglik_backward,
-                      decoder_loglik_forward, decoder_mean, decoder_shapes)
+                      decoder_loglik_forward, decoder_mean, decoder_shapes, get_decoder)
 from .encoder import encoder_backward, encoder_forward, encoder_shapes
 from .estimators import (check_estimator, sgvb_a_backward, sgvb_a_forward, sgvb_b_backward,
                          sgvb_b_forward)
 from .latent import family_record, make_latent, resolve_family
-from .validation import (as_float_array, check_bool, check_data, check_dtype, check_eps,
+from .validation import (as_float_array, check_bool, check_dtype, check_eps,
                          check_hidden_sizes, check_nonnegative_float, check_positive_float,
                          check_positive_int, check_seed)
 
@@ -55,7 +60,10 @@ class VAE:
         200 for Frey Face).
     n_latent : int
         $J$, the dimension of $z$.
-    decoder : ``"bernoulli"`` or ``"gaussian"``
+    decoder : str
+        The observation model $p_\theta(x|z)$, a kind registered in
+        :data:`minivae.decoder.DECODERS`: ``"bernoulli"`` (MNIST, App. C.1), ``"gaussian"``
+        (Frey Face, App. C.2), or one of your own (:mod:`minivae.decoder` says how to add one).
     activation : str
         Hidden activation: ``tanh`` (paper), ``sigmoid``, ``softplus``, ``relu``, ``identity``.
     init_std : float
@@ -63,7 +71,8 @@ class VAE:
     seed : int or None
         Seeds the initialization and the noise that :meth:`elbo` draws when given no ``eps``.
     sigmoid_mean : bool
-        For the Gaussian decoder, squash the mean head with a sigmoid (Frey Face, App. C.2).
+        For the Gaussian decoder, squash the mean head with a sigmoid (Frey Face, App. C.2); in
+        general, the kind's ``sigmoid_head``.
     dtype : ``"float64"`` (default; the only precision for gradient checks) or ``"float32"``
         (a speed option, Gaussian family only). Initial values are drawn in float64 and rounded.
     family : str, dict or LocationScaleFamily
@@ -137,7 +146,7 @@ class VAE:
 
     # -- the pieces -------------------------------------------------------------------------
     def _check_X(self, X):
-        return check_data(X, self.n_input, bernoulli=self.decoder == "bernoulli", dtype=self.dtype)
+        return get_decoder(self.decoder).check_data(X, self.n_input, dtype=self.dtype)
 
     def _decoder_args(self):
         return len(self.n_hidden), self.activation, self.decoder, self.sigmoid_mean
@@ -150,11 +159,12 @@ class VAE:
         return mu, logvar
 
     def decode(self, Z):
-        r"""The mean of $p_\theta(x|z)$ for ``Z (M, J)`` or ``(L, M, J)``: Bernoulli probabilities
-        or the Gaussian mean, shape ``(..., D)``."""
+        r"""The mean of $p_\theta(x|z)$ for ``Z (M, J)`` or ``(L, M, J)``, shape ``(..., D)``:
+        Bernoulli probabilities, the Gaussian mean, or another kind's
+        (:meth:`minivae.decoder.Decoder.mean`)."""
         Z = self._check_Z(Z)
         outputs, _ = decoder_forward(Z, self.params, *self._decoder_args())
-        return decoder_mean(outputs)
+        return decoder_mean(outputs, self.decoder)
 
     def _check_Z(self, Z):
         Z = as_float_array("Z", Z, self.dtype)

@@ -4,6 +4,7 @@ This is what ``minivae gradcheck`` prints; tests and tutorials call it too.
 """
 import numpy as np
 
+from .decoder import get_decoder
 from .gradcheck import check_params
 from .model import VAE
 
@@ -23,7 +24,7 @@ def gradient_check_case(decoder="bernoulli", L=2, n_input=12, n_hidden=(7, 5), n
     Returns
     -------
     model : VAE
-    X : ndarray (batch_size, D), binary for a Bernoulli decoder, in (0, 1) else
+    X : ndarray (batch_size, D), binary for a decoder of binary data (Bernoulli), in (0, 1) else
     eps : ndarray (L, batch_size, J), the family's noise (:meth:`VAE.draw_eps`); for the Laplace
         family drawn again until every sample is :data:`KINK_MARGIN` away from the prior's kink
     rng : numpy.random.Generator, the generator that drew them, to pick the entries checked
@@ -32,7 +33,7 @@ def gradient_check_case(decoder="bernoulli", L=2, n_input=12, n_hidden=(7, 5), n
     model = VAE(n_input, list(n_hidden), n_latent, decoder=decoder, activation=activation,
                 init_std=init_std, seed=seed, family=family, prior_scale=prior_scale)
     X = rng.random((batch_size, n_input))
-    if decoder == "bernoulli":
+    if get_decoder(decoder).binary:
         X = (X < 0.5).astype(float)
     eps = model.draw_eps(rng, (L, batch_size, n_latent))
     for _ in range(100):

@@ -113,16 +113,15 @@ def as_float_array(name, a, dtype=np.float64):
     return a
 
 
-def check_data(X, n_input, bernoulli, name="X", dtype=np.float64):
-    """Validate a data matrix for a model with ``n_input`` visible units.
+def check_data(X, n_input, name="X", dtype=np.float64):
+    """Validate a data matrix for a model with ``n_input`` visible units: its shape, and finite
+    values (a decoder adds the range of its data: :meth:`minivae.decoder.Decoder.check_data`).
 
     Parameters
     ----------
     X : array_like (M, n_input)
     n_input : int
-    bernoulli : bool
-        If true, every value must lie in [0, 1] (Bernoulli targets or their probabilities).
-
+    name : str, the argument's name in error messages
     dtype : the floating type to return
 
     Returns
@@ -136,9 +135,6 @@ def check_data(X, n_input, bernoulli, name="X", dtype=np.float64):
         raise ValueError(f"{name} is empty: it has no rows (datapoints)")
     if X.shape[1] != n_input:
         raise ValueError(f"{name} has {X.shape[1]} columns but the model has n_input={n_input}")
-    if bernoulli and (X.min() < 0.0 or X.max() > 1.0):
-        raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli decoder, "
-                         f"got values in [{X.min():g}, {X.max():g}]")
     return X
 
 

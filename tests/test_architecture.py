@@ -109,3 +109,22 @@ def test_the_teaching_core_imports_no_numba():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_docs_design_pictures_every_layer_and_module():
+    """docs/design.md's picture of the layers names each layer of :data:`LAYERS`, top to bottom,
+    and each module or package in it, so that the page follows the code."""
+    page = (ROOT / "docs" / "design.md").read_text()
+    picture = page.split("## Layers", 1)[1].split("```")[1]
+    lines = picture.splitlines()
+    heads = [next((i for i, line in enumerate(lines) if line.startswith(f" {name} ")), None)
+             for name, _ in LAYERS]
+    assert None not in heads, f"layers missing from the picture: {[n for (n, _), h in zip(LAYERS, heads) if h is None]}"
+    assert heads == sorted(heads, reverse=True), "the picture must show the layers top (command line) to bottom"
+    for (name, prefixes), start in zip(LAYERS, heads):
+        end = min([h for h in heads if h > start], default=len(lines))
+        block = "\n".join(lines[start:end])
+        for prefix in prefixes:
+            short = prefix.removeprefix("minivae.")
+            assert (prefix in block or f"{short}.py" in block or f"{short}/" in block), \
+                f"docs/design.md's picture does not name {prefix} in the layer {name!r}"

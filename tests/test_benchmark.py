@@ -1,5 +1,10 @@
 """The A/B helpers of minivae.cli.benchmark run, cover every variant and leave the settings as found.
 (Speed itself is measured by commands, never asserted by a test.)"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
 from minivae.cli import benchmark
 from minivae.fused import kernels
 from minivae.fused.backend import get_backend
@@ -95,3 +100,24 @@ def test_wakesleep_rates_time_every_engine_and_leave_the_settings():
     assert result["cpu"] and (get_backend(), kernels.get_threads()) == before
     table = benchmark.format_wakesleep(result)
     assert "WS fused/AEVB" in table and result["cpu"] in table
+
+
+def test_engine_rates_time_both_engines():
+    X = (np.random.default_rng(0).random((300, 784)) < 0.2).astype(float)
+    result = benchmark.engine_rates(X, ("float64",), steps=2, warmup=1, rounds=2)
+    (row,) = result["rows"]
+    assert row["fused"] > 0 and row["reference"] > 0 and len(row["per_round"]) == 2
+    assert row["fused_to_reference"] == pytest.approx(
+        np.median([r["fused"] / r["reference"] for r in row["per_round"]]))
+    assert "fused/reference" in benchmark.format_engines(result)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_time_reports_that_the_package_imports_no_numba():
+    rows = benchmark.import_times([None, ROOT], rounds=1)
+    assert [r["numba"] for r in rows] == [False, False]
+    assert all(r["median"] > 0 for r in rows)
+    text = benchmark.format_import_times(rows)
+    assert "numba loaded: no" in text and str(ROOT) in text

@@ -168,7 +168,7 @@ def test_invalid_values_are_refused_naming_the_argument(argv, named, frey_run, t
     (["--samples", "50"], "--samples 50 is not a whole number of minibatches"),
     (["--samples", "1000", "--eval-every", "150"], "--eval-every 150 is not a whole number"),
     (["--eval-train-size", "5000"], "--eval-train-size 5,000 is larger than the training set"),
-    (["--binarization", "dynamic"], "--binarization dynamic applies to the Bernoulli decoder"),
+    (["--binarization", "dynamic"], "--binarization dynamic applies to a decoder of binary data"),
 ])
 def test_train_refuses_settings_it_would_change(argv, message, tmp_path, capsys):
     assert message in _refused(["train", *FREY, "--samples", "2000", "--out", str(tmp_path / "r"),
@@ -198,10 +198,12 @@ def test_resume_refuses_every_setting_it_cannot_honour(frey_run, capsys):
     line = _refused(["train", "--resume", str(frey_run), "--batch-size", "50", "--n-latent", "3",
                      "--dtype", "float32", "--optimizer", "sgd", "--L", "2", "--estimator", "A",
                      "--no-weight-prior", "--seed", "7", "--n-hidden", "30", "--dataset", "mnist",
-                     "--activation", "relu", "--eval-train-size", "100"], capsys)
+                     "--activation", "relu", "--eval-train-size", "100", "--decoder", "bernoulli"],
+                    capsys)
     for flag in ("--batch-size 50", "--n-latent 3", "--dtype float32", "--optimizer sgd", "--L 2",
                  "--estimator A", "--no-weight-prior", "--seed 7", "--n-hidden 30",
-                 "--dataset mnist", "--activation relu", "--eval-train-size 100"):
+                 "--dataset mnist", "--activation relu", "--eval-train-size 100",
+                 "--decoder bernoulli"):
         assert flag in line
     assert "--samples 500 is less than" in _refused(
         ["train", "--resume", str(frey_run), "--samples", "500"], capsys)

@@ -1,7 +1,7 @@
 """Tests for minivae.datasets: shipped MNIST / Frey Face, checksums, the Frey split, binarization.
 
-Facts checked against the data README (/work/shared/data/README.md): label counts, first
-labels, mean pixel values, Frey value range and mean.
+Facts checked: label counts, first labels, mean pixel values, Frey value range and mean, as
+the datasets' published descriptions give them (docs/datasets.md cites the sources).
 """
 import gzip
 import hashlib

@@ -310,6 +310,14 @@ def test_a_family_of_ones_own_trains_but_cannot_be_saved(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="cannot save: the latent family _OwnLaplace"):
         checkpoint.save(tmp_path / "run", model)
     assert not (tmp_path / "run" / checkpoint.FILE).exists()
+    histories = []  # the worked example of docs/design.md: it trains on either engine
+    for engine in ("fused", "reference"):
+        trainer = Trainer(VAE(16, 8, 2, family=_OwnLaplace(), seed=0), prototype_data(),
+                          optimizer=Adagrad(lr=0.1), batch_size=20, seed=1, estimator="A",
+                          eval_train_size=200, eval_L=5, engine=engine)
+        histories.append([r.train_bound for r in trainer.run(4000, eval_every=2000)])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-9)
+    assert histories[1][-1] > histories[1][0] + 2.0
 
 
 def test_the_fused_engine_leaves_another_family_to_the_model_and_app_d_refuses_it():

@@ -439,7 +439,7 @@ def test_trainer_config_json_ready():
     assert json.loads(json.dumps(config)) == config
     assert config == {"batch_size": 20, "L": 2, "estimator": "A", "weight_prior": True,
                       "binarization": "dynamic", "seed": 7, "eval_L": 3, "eval_train_size": 50,
-                      "n_train": 200}
+                      "n_train": 200, "engine": "fused"}
 
 
 def test_trainer_default_optimizer_is_paper_adagrad():

@@ -392,30 +392,38 @@ def _engine_contestant(X, cls, engine, dtype, batch_size):
     return lambda: (set_backend("numba"), kernels.set_threads(threads())), trainer.step
 
 
+def _taking_turns(X, contestants, ratios, dtypes, batch_size, steps, warmup, rounds, progress):
+    """Examples per second of ``contestants`` (``(name, trainer class, engine)``) training
+    784-500-20 on ``X``, taking turns ``rounds`` times per dtype; each row holds the median rates
+    and, for each ``key: (a, b)`` of ``ratios``, the median of the per-round ratios a / b."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    rows = []
+    for dtype in dtypes:
+        built = {name: _engine_contestant(X, cls, engine, dtype, batch_size)
+                 for name, cls, engine in contestants}
+        per_round = [_rates(built, batch_size, steps, warmup) for _ in range(rounds)]
+        row = {"dtype": dtype, **{n: float(np.median([r[n] for r in per_round])) for n in built}}
+        row.update({key: float(np.median([r[a] / r[b] for r in per_round]))
+                    for key, (a, b) in ratios.items()})
+        rows.append({**row, "per_round": per_round})
+        if progress:
+            progress(rows[-1])
+    return {"rows": rows, "batch": batch_size, "steps": steps, "rounds": rounds,
+            "threads": threads(), "kernels": _kernels_line(), "cpu": cpu_name(),
+            "blas": blas_info(), "numpy": np.__version__, "load_average": _load()}
+
+
 def wakesleep_rates(X, dtypes=("float64", "float32"), batch_size=100, steps=300, warmup=30,
                     rounds=3, progress=None):
     """Examples per second of :data:`WAKESLEEP_CONTESTANTS` training 784-500-20 on ``X`` (Numba
     backend, kernels on as many threads as BLAS), taking turns ``rounds`` times per dtype as
     :func:`run_benchmark`'s rows do. Returns a dict for :func:`format_wakesleep`; each row holds
     the median rates and the medians of the per-round ratios."""
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
-    rows = []
-    for dtype in dtypes:
-        contestants = {name: _engine_contestant(X, cls, engine, dtype, batch_size)
-                       for name, cls, engine in WAKESLEEP_CONTESTANTS}
-        per_round = [_rates(contestants, batch_size, steps, warmup) for _ in range(rounds)]
-        ratio = lambda a, b: float(np.median([r[a] / r[b] for r in per_round]))  # noqa: E731
-        rows.append({"dtype": dtype, **{n: float(np.median([r[n] for r in per_round]))
-                                        for n in contestants},
-                     "fused_to_aevb": ratio("wakesleep fused", "aevb"),
-                     "fused_to_reference": ratio("wakesleep fused", "wakesleep reference"),
-                     "per_round": per_round})
-        if progress:
-            progress(rows[-1])
-    return {"rows": rows, "batch": batch_size, "steps": steps, "rounds": rounds,
-            "threads": threads(), "kernels": _kernels_line(), "cpu": cpu_name(),
-            "blas": blas_info(), "numpy": np.__version__, "load_average": _load()}
+    ratios = {"fused_to_aevb": ("wakesleep fused", "aevb"),
+              "fused_to_reference": ("wakesleep fused", "wakesleep reference")}
+    return _taking_turns(X, WAKESLEEP_CONTESTANTS, ratios, dtypes, batch_size, steps, warmup,
+                         rounds, progress)
 
 
 def format_wakesleep(result):
@@ -445,23 +453,8 @@ def engine_rates(X, dtypes=("float64", "float32"), batch_size=100, steps=100, wa
                  rounds=3, progress=None):
     """Examples per second of AEVB on the fused and the reference engine, training 784-500-20
     on ``X``, taking turns ``rounds`` times per dtype (as :func:`wakesleep_rates`)."""
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
-    rows = []
-    for dtype in dtypes:
-        contestants = {name: _engine_contestant(X, cls, engine, dtype, batch_size)
-                       for name, cls, engine in ENGINE_CONTESTANTS}
-        per_round = [_rates(contestants, batch_size, steps, warmup) for _ in range(rounds)]
-        rows.append({"dtype": dtype, **{n: float(np.median([r[n] for r in per_round]))
-                                        for n in contestants},
-                     "fused_to_reference": float(np.median([r["fused"] / r["reference"]
-                                                            for r in per_round])),
-                     "per_round": per_round})
-        if progress:
-            progress(rows[-1])
-    return {"rows": rows, "batch": batch_size, "steps": steps, "rounds": rounds,
-            "threads": threads(), "kernels": _kernels_line(), "cpu": cpu_name(),
-            "blas": blas_info(), "numpy": np.__version__, "load_average": _load()}
+    return _taking_turns(X, ENGINE_CONTESTANTS, {"fused_to_reference": ("fused", "reference")},
+                         dtypes, batch_size, steps, warmup, rounds, progress)
 
 
 def format_engines(result):

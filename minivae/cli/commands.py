@@ -22,6 +22,7 @@ from ..activations import ACTIVATIONS
 from ..baselines.mcem import MCEMTrainer  # importing it defines the "mcem" algorithm
 from ..baselines.wakesleep import WakeSleepTrainer  # noqa: F401  (defines the "wakesleep" algorithm)
 from ..datasets import binarize_fixed
+from ..decoder import decoder_names, get_decoder
 from ..estimators import ESTIMATORS
 from ..experiments.plotting import plot_history, save_image_grid
 from ..experiments.presets import PRESETS, get_preset
@@ -145,10 +146,12 @@ def _new_run(args):
         raise UsageError(f"--out {out} already holds a run: continue it with --resume {out}, "
                          f"or choose another --out")
     preset = get_preset(_given_or_default(args, "dataset"))
-    if preset.decoder != "bernoulli" and args.binarization not in (None, "none"):
-        raise UsageError(f"--binarization {args.binarization} applies to the Bernoulli decoder "
-                         f"(mnist); {preset.name} is never binarized")
+    decoder = get_decoder(args.decoder or preset.decoder)
+    if not decoder.binary and args.binarization not in (None, "none"):
+        raise UsageError(f"--binarization {args.binarization} applies to a decoder of binary data "
+                         f"(bernoulli); the {decoder.name} decoder's data is never binarized")
     X_train, X_test = preset.load("train"), preset.load("test")
+    _check_fits(decoder, preset, X_train)
     n_train = len(X_train)
     batch_size, samples = _given_or_default(args, "batch_size"), _given_or_default(args, "samples")
     eval_every = (default_eval_every(samples, batch_size) if args.eval_every is None
@@ -165,7 +168,7 @@ def _new_run(args):
     model = VAE(preset.image_shape[0] * preset.image_shape[1],
                 args.n_hidden or [preset.n_hidden],
                 preset.n_latent if args.n_latent is None else args.n_latent,
-                decoder=preset.decoder, activation=_given_or_default(args, "activation"),
+                decoder=decoder.name, activation=_given_or_default(args, "activation"),
                 seed=seed, dtype=_given_or_default(args, "dtype"), family=family)
     optimizer = make_optimizer(_given_or_default(args, "optimizer"),
                                lr=preset.lr if args.lr is None else args.lr)
@@ -178,6 +181,16 @@ def _new_run(args):
     _writable(out)
     extra = {"dataset": preset.name, "samples": samples, "eval_every": eval_every, "changes": []}
     return trainer, out, preset, extra
+
+
+def _check_fits(decoder, preset, X_train):
+    """Refuse a decoder kind whose data check the preset's training set fails (a decoder of
+    binary data needs values in [0, 1])."""
+    try:
+        decoder.check_data(X_train, X_train.shape[1], name=f"--dataset {preset.name}")
+    except ValueError as exc:
+        raise UsageError(f"--decoder {decoder.name} does not fit --dataset {preset.name}: "
+                         f"{exc}") from None
 
 
 def _check_algorithm_options(args, algorithm):
@@ -217,7 +230,7 @@ def _saved_settings(ckpt):
     model, config = ckpt.model, ckpt.trainer["config"]
     own = {name: config.get(name) for name in MCEM_OPTIONS} if ckpt.algorithm == "mcem" else {}
     return {"algorithm": ckpt.algorithm, **own, "dataset": ckpt.extra.get("dataset"),
-            "n_latent": model.n_latent, "n_hidden": list(model.n_hidden),
+            "decoder": model.decoder, "n_latent": model.n_latent, "n_hidden": list(model.n_hidden),
             "activation": model.activation, "family": model.config()["family"],
             "dtype": model.dtype.name, "optimizer": ckpt.optimizer.name,
             "batch_size": config["batch_size"], "L": config["L"],
@@ -388,7 +401,7 @@ def _train(args):
 
 def _evaluate_sets(ckpt, preset, n):
     """The train and test sets as evaluated: MNIST binarized with the fixed seed, first ``n`` rows."""
-    binarization = "none" if ckpt.model.decoder == "gaussian" else "fixed"
+    binarization = "fixed" if get_decoder(ckpt.model.decoder).binary else "none"
     sets = {}
     for split in ("train", "test"):
         X = preset.load(split)
@@ -481,7 +494,7 @@ def _sample(args):
 def _gradcheck(args):
     ok = True
     estimators = ESTIMATORS if args.family == "gaussian" else ("A",)  # B: closed-form KL only
-    for decoder in ("bernoulli", "gaussian"):
+    for decoder in decoder_names():
         for estimator in estimators:
             report = check_model_gradients(decoder, estimator, L=args.L, n_checks=args.n_checks,
                                            seed=args.seed, family=args.family)
@@ -508,6 +521,10 @@ def _add_train_options(p):
                         f"--resume continues the run's own (default {d['algorithm']})")
     p.add_argument("--dataset", choices=sorted(PRESETS),
                    help=f"mnist (Bernoulli decoder) or frey (Gaussian decoder) (default {d['dataset']})")
+    p.add_argument("--decoder", choices=decoder_names(),
+                   help="observation model p(x|z), any registered kind whose data check the "
+                        "dataset passes (default: the dataset's, bernoulli for mnist, gaussian "
+                        "for frey)")
     p.add_argument("--n-latent", type=positive_count,
                    help=f"J, latent dimensions (default {PRESETS['mnist'].n_latent})")
     p.add_argument("--n-hidden", type=positive_count, nargs="+",

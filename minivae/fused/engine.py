@@ -5,24 +5,26 @@ are about speed only. The estimator-B loss, gradient and bound of the Gaussian-l
 through :class:`minivae.fused.fastpath.FastPath`; the update through :mod:`minivae.fused.update`, which
 adds the fast path's per-thread gradient parts as it steps; the dynamic binarization and the
 finiteness check through :mod:`minivae.fused.kernels`. Whatever the fast path does not cover
-(estimator A, other latent families) runs the readable model, updated by the kernels.
+(estimator A, other latent families, decoder kinds without fused kernels) runs the readable
+model, updated by the kernels.
 """
 import numpy as np
 
 from .. import flat
 from ..engine import NonFinite, ReferenceEngine
 from . import kernels, update
-from .fastpath import FastPath
+from .fastpath import FastPath, covers
 
 __all__ = ["FusedEngine", "fast_path"]
 
 
 def fast_path(model):
     """The model's :class:`FastPath`, built once and kept on the model (its workspaces hold
-    views of ``model.params``); ``None`` for a model it does not cover: a latent family other
-    than the Gaussian with prior N(0, I) (:mod:`minivae.latent`), which has no closed-form KL."""
-    latent = getattr(model, "latent", None)
-    if latent is not None and not latent.closed_form_kl:
+    views of ``model.params``); ``None`` for a model it does not cover
+    (:func:`minivae.fused.fastpath.covers`): a latent family other than the Gaussian with prior
+    N(0, I) (:mod:`minivae.latent`), which has no closed-form KL, or a decoder kind without fused
+    kernels (:mod:`minivae.decoder`)."""
+    if not covers(model):
         return None
     path = model.__dict__.get("_fast_path")
     if path is None:

@@ -19,7 +19,16 @@ training loop, with changes that are about speed only:
   updates (:meth:`FastPath.loss_and_grad_parts`); :meth:`FastPath.bound` is sharded the same
   way, each shard writing its rows of the result.
 
-Only estimator B (eq. 7) is fused; estimator A goes through the model's reference path.
+Only estimator B (eq. 7) is fused; estimator A goes through the model's reference path. Only
+the decoder kinds in :data:`LOGLIK_KERNELS` are fused (those that declare ``fused = True`` in
+:mod:`minivae.decoder`); the fused engine trains any other kind through the readable model.
+
+**A second composition, on purpose.** The elementwise formulas are the teaching modules' own
+(:mod:`minivae.fused.kernels.scalar` compiles them), but the order of the steps, the chain rule
+through the MLPs and the heads, is written here a second time, fused, beside
+:meth:`minivae.VAE.loss_and_grads`. The parity tests hold the two together:
+``tests/test_fastpath.py`` (loss and every gradient at ``rtol=1e-12``) and
+``tests/test_engines.py`` (hundreds of training steps of the two engines).
 """
 import functools
 from types import SimpleNamespace
@@ -27,15 +36,39 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import flat
+from ..decoder import get_decoder
 from . import kernels as K
 from .backend import get_backend
 from .kernels import ACTIVATION_CODES, blas, threads
 
-__all__ = ["FastPath", "GradientParts", "MIN_SHARD_ROWS"]
+__all__ = ["FastPath", "GradientParts", "LOGLIK_KERNELS", "MIN_SHARD_ROWS", "covers"]
 
 MIN_SHARD_ROWS = 32
 """The fewest rows a shard of a minibatch gets: below, the work per thread is too small to pay
 for the hand-off (a minibatch of fewer than 64 rows is not sharded on two threads)."""
+
+
+def _bernoulli(X, out, sigmoid_mean, scale, dout, ll):
+    K.bernoulli(X, out["logits"], scale, dout["logits"], ll)
+
+
+def _gaussian(X, out, sigmoid_mean, scale, dout, ll):
+    K.gaussian(X, out["mean"], out["logvar"], sigmoid_mean, scale, dout["mean"], dout["logvar"], ll)
+
+
+LOGLIK_KERNELS = {"bernoulli": _bernoulli, "gaussian": _gaussian}
+"""The fused log-likelihood of each decoder kind that has one: ``fn(X, out, sigmoid_mean, scale,
+dout, ll)`` writes ``ll[r] = log p(x|z_r)`` and ``dout[head] <- scale * d ll / d out[head]`` (before
+the squashed head's sigmoid) from the heads' pre-activations ``out``."""
+
+
+def covers(model):
+    """Whether :class:`FastPath` computes ``model``: the Gaussian latent with prior N(0, I) (a
+    closed-form KL) and a decoder kind that declares ``fused`` and has a kernel here."""
+    latent, kind = getattr(model, "latent", None), get_decoder(model.decoder)
+    if latent is not None and not latent.closed_form_kl:
+        return False
+    return kind.fused and kind.name in LOGLIK_KERNELS
 
 
 class FastPath:
@@ -51,10 +84,16 @@ class FastPath:
                              f"N(0, I) and estimator B only; this model's family is "
                              f"{model.family_name} with prior scale {model.prior_scale:g}: use "
                              f"estimator A, which runs model.loss_and_grads")
+        kind = get_decoder(model.decoder)
+        if not (kind.fused and kind.name in LOGLIK_KERNELS):
+            raise ValueError(f"the fused FastPath has no kernels for the {kind.name!r} decoder "
+                             f"(it fuses {', '.join(sorted(LOGLIK_KERNELS))}); the fused engine "
+                             f"trains it through model.loss_and_grads")
         self.model = model
         self.code = ACTIVATION_CODES[model.activation]
         self.n_layers = len(model.n_hidden)
-        self.heads = ("logits",) if model.decoder == "bernoulli" else ("mean", "logvar")
+        self.heads = kind.heads
+        self._loglik_kernel = LOGLIK_KERNELS[kind.name]
         self._workspaces = {}
 
     # -- buffers ----------------------------------------------------------------------------
@@ -120,11 +159,7 @@ class FastPath:
             self._affine(g, ("dec", head), out[head])
 
     def _loglik(self, X, ws, scale):
-        if self.model.decoder == "bernoulli":
-            K.bernoulli(X, ws.out["logits"], scale, ws.dout["logits"], ws.ll)
-        else:
-            K.gaussian(X, ws.out["mean"], ws.out["logvar"], self.model.sigmoid_mean, scale,
-                       ws.dout["mean"], ws.dout["logvar"], ws.ll)
+        self._loglik_kernel(X, ws.out, self.model.sigmoid_mean, scale, ws.dout, ws.ll)
 
     def _bound(self, ws, M, L):
         return ws.ll.reshape(L, M).mean(axis=0) - ws.kl

@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..datasets import binarize_fixed, check_binarization
+from ..decoder import get_decoder
 from ..engine import NonFinite
 from ..estimators import check_estimator
 from ..optim import Adagrad
-from ..validation import check_bool, check_count, check_data, check_positive_int, check_seed
+from ..validation import check_bool, check_count, check_positive_int, check_seed
 from .engines import check_engine, default_engine, make_engine
 from .evaluation import mean_bound
 
@@ -150,8 +151,9 @@ class Trainer:
     ----------
     model : VAE
     X_train : ndarray (N, D)
-        Grey values in [0, 1] for a Bernoulli decoder (binarized here as ``binarization`` says),
-        any finite values for a Gaussian one.
+        Grey values in [0, 1] for a decoder of binary data, the Bernoulli (binarized here as
+        ``binarization`` says), any finite values for a Gaussian one (the decoder kind's
+        ``binary``, :mod:`minivae.decoder`).
     X_test : ndarray (N_test, D), optional
     optimizer : default ``Adagrad(lr=0.02)``
     batch_size : int, $M$ (paper: 100)
@@ -159,8 +161,9 @@ class Trainer:
     estimator : ``"B"`` (eq. 7, paper) or ``"A"`` (eq. 6)
     weight_prior : bool, add $\frac1N \log\mathcal N(\theta, \phi; 0, I)$ (paper: yes)
     binarization : ``"dynamic"`` (default for a Bernoulli decoder), ``"fixed"`` or ``"none"``
-        (the only choice for a Gaussian decoder). Evaluation always scores a fixed, seeded
-        binarization of the test set and of the training subset unless this is ``"none"``.
+        (the only choice for a decoder of real data, such as the Gaussian). Evaluation always
+        scores a fixed, seeded binarization of the test set and of the training subset unless
+        this is ``"none"``.
     seed : int, optional
         Seeds minibatch order, noise and dynamic binarization; the same seed gives the
         same history bit for bit.
@@ -187,6 +190,10 @@ class Trainer:
     r"""Whether this algorithm is written for the paper's latent, a Gaussian $q_\phi(z|x)$ with
     the prior $\mathcal N(0, I)$ (wake-sleep and MCEM are); then another family is refused."""
 
+    decoders = None
+    """The decoder kinds this algorithm can train (wake-sleep: those it can dream from), or
+    ``None``: every registered kind (:mod:`minivae.decoder`)."""
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "algorithm" not in vars(cls):
@@ -202,15 +209,20 @@ class Trainer:
                  eval_train_size=10_000, eval_L=1, callbacks=(), engine=None):
         _check_model(model)
         self._check_latent(model)
-        bernoulli = model.decoder == "bernoulli"
-        binarization = ("dynamic" if bernoulli else "none") if binarization is None else binarization
-        if check_binarization(binarization) != "none" and not bernoulli:
-            raise ValueError("binarization applies to the Bernoulli decoder only; use 'none'")
+        kind = get_decoder(model.decoder)
+        if self.decoders is not None and kind.name not in self.decoders:
+            raise ValueError(f"{self.algorithm} trains the decoders {', '.join(self.decoders)} "
+                             f"only; this model's is {kind.name}: train it with AEVB")
+        if binarization is None:
+            binarization = "dynamic" if kind.binary else "none"
+        if check_binarization(binarization) != "none" and not kind.binary:
+            raise ValueError(f"binarization applies to a decoder of binary data (bernoulli) only, "
+                             f"not to {kind.name}; use 'none'")
         self.model = model
         self.dtype = next(iter(model.params.values())).dtype
-        self.X_train = check_data(X_train, model.n_input, bernoulli, "X_train", self.dtype)
-        self.X_test = None if X_test is None else check_data(X_test, model.n_input, bernoulli,
-                                                             "X_test", self.dtype)
+        self.X_train = kind.check_data(X_train, model.n_input, "X_train", self.dtype)
+        self.X_test = None if X_test is None else kind.check_data(X_test, model.n_input,
+                                                                  "X_test", self.dtype)
         self.optimizer = Adagrad(lr=0.02) if optimizer is None else optimizer
         if not callable(getattr(self.optimizer, "update", None)):
             raise TypeError(f"optimizer must have an update(params, grads, state) method, got "

@@ -19,7 +19,10 @@ import numpy as np
 from ...activations import sigmoid
 from ...decoder import check_decoder, decoder_forward
 
-__all__ = ["draw_dream_noise", "dream", "dream_from"]
+__all__ = ["DREAM_DECODERS", "draw_dream_noise", "dream", "dream_from"]
+
+DREAM_DECODERS = ("bernoulli", "gaussian")
+"""The decoder kinds (:mod:`minivae.decoder`) whose samples this module draws."""
 
 
 def draw_dream_noise(rng, M, n_latent, n_input, kind):
@@ -36,8 +39,12 @@ def draw_dream_noise(rng, M, n_latent, n_input, kind):
     Z : ndarray (M, J), standard normal: $z \sim p(z)$
     noise : ndarray (M, D), uniform in [0, 1) for ``"bernoulli"``, standard normal for ``"gaussian"``
     """
+    name = check_decoder(kind)
+    if name not in DREAM_DECODERS:
+        raise ValueError(f"wake-sleep dreams from the decoders {', '.join(DREAM_DECODERS)} only, "
+                         f"not {name}")
     Z = rng.standard_normal((M, n_latent))
-    if check_decoder(kind) == "bernoulli":
+    if name == "bernoulli":
         return Z, rng.random((M, n_input))
     return Z, rng.standard_normal((M, n_input))
 

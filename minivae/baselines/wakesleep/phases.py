@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...decoder import LoglikCache, decoder_loglik_backward, decoder_loglik_forward
+from ...decoder import LoglikCache, decoder_loglik_backward, decoder_loglik_forward, get_decoder
 from ...encoder import EncoderCache, encoder_backward, encoder_forward
 from ...estimators import sgvb_b_forward
 from ...gaussian import (LogNormalCache, kl_forward, log_q_backward, log_q_forward,
@@ -162,7 +162,7 @@ def wake_loss_and_grads(model, X, eps, validate=True):
         reports (the wake phase does not optimize it)
     """
     if validate:
-        X = check_data(X, model.n_input, bernoulli=model.decoder == "bernoulli")
+        X = get_decoder(model.decoder).check_data(X, model.n_input)
         eps = check_eps(eps, X.shape[0], model.n_latent)
     elif eps.ndim == 2:
         eps = eps[None]
@@ -190,7 +190,7 @@ def sleep_loss_and_grads(model, Z, X_dream, validate=True):
     grads : dict with exactly the ``enc.*`` keys of ``model.params``
     """
     if validate:
-        X_dream = check_data(X_dream, model.n_input, bernoulli=False, name="X_dream")
+        X_dream = check_data(X_dream, model.n_input, name="X_dream")
         Z = as_float_array("Z", Z)
         if Z.shape != (X_dream.shape[0], model.n_latent):
             raise ValueError(f"Z must have shape (M, J) = ({X_dream.shape[0]}, {model.n_latent}), "

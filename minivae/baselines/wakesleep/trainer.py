@@ -33,7 +33,7 @@ import numpy as np
 from ...model import VAE
 from ...prior import log_prior_backward, log_prior_forward
 from ...training.trainer import Trainer
-from .dream import draw_dream_noise, dream
+from .dream import DREAM_DECODERS, draw_dream_noise, dream
 from .phases import sleep_loss_and_grads, wake_loss_and_grads
 
 __all__ = ["WakeSleepTrainer"]
@@ -48,6 +48,7 @@ class WakeSleepTrainer(Trainer):
 
     algorithm = "wakesleep"
     gaussian_latents_only = True  # the phases sample and score z as Gaussians
+    decoders = DREAM_DECODERS  # the sleep phase samples x ~ p(x|z)
 
     def step(self):
         """One wake-sleep update; returns the minibatch's mean bound (estimator B, nats per datapoint).

@@ -18,6 +18,7 @@ a compiled bias + tanh 30x and the Bernoulli kernel 4-7x slower than NumPy (docs
 """
 import numpy as np
 
+from ...datasets.binarize import binarize_rows
 from ..backend import get_backend
 from . import blas, diskcache, loops, threads, vecmath
 from . import scalar as S
@@ -198,17 +199,14 @@ def binarize(X, key, out, rows=None):
     """``out <-`` a Bernoulli sample of the grey values ``X (M, D)``, or of the rows ``X[rows]``,
     drawn from the 64-bit seed ``key``: entry ``i`` of ``out`` in row-major order is 1 when the
     ``i``-th uniform of the seed's SplitMix64 stream is below its grey value
-    (:func:`~minivae.fused.kernels.scalar.bernoulli_draw`). The same ``key`` gives the same bits on both
-    backends and on any number of threads."""
-    key, D = np.uint64(key), X.shape[1]
+    (:func:`minivae.datasets.binarize.bernoulli_draw`). The same ``key`` gives the same bits on
+    both backends, on any number of threads, and in the reference engine
+    (:func:`minivae.datasets.binarize.binarize_rows`, which is the NumPy backend's evaluation)."""
+    if not _numba():
+        return binarize_rows(X, key, out, rows)
+    key = np.uint64(key)
     rows = np.arange(len(X)) if rows is None else np.asarray(rows)
-    if _numba():
-        return threads.run(loops.binarize, (X, rows, key, out), len(rows), D)
-    step = max(1, 25_000 // max(D, 1))  # rows at a time: small temporaries, 2.3x faster than all
-    for lo in range(0, len(rows), step):
-        x = X[rows[lo:lo + step]]
-        i = np.arange(lo * D, lo * D + x.size, dtype=np.uint64).reshape(x.shape)
-        np.copyto(out[lo:lo + step], S.bernoulli_draw(x, key, i), casting="unsafe")
+    return threads.run(loops.binarize, (X, rows, key, out), len(rows), X.shape[1])
 
 
 SPARSE_DENSITY = 0.25
