@@ -86,6 +86,8 @@ class VAE:
         the standard member). ``1 / sqrt(family.standard.variance)`` gives every family a prior
         of unit variance, as the Gaussian's.
 
+    Notes
+    -----
     With the same ``seed`` the initial parameters are the same for every family.
     """
 

@@ -310,3 +310,10 @@ def test_sum_to_shape_without_extra_axes_is_the_identity():
 def test_sum_to_shape_rejects_impossible_shapes(g_shape, shape):
     with pytest.raises(ValueError, match="cannot reduce"):
         sum_to_shape(np.ones(g_shape), shape)
+
+
+def test_kl_known_answers():
+    """The values on docs/derivation/kl.md: KL(mu=2, log sigma=0) = 2, KL(mu=0, log sigma=1) = 2.194528."""
+    kl, _ = kl_forward(np.array([[2.0], [0.0]]), np.array([[0.0], [2.0]]))
+    np.testing.assert_allclose(kl, [2.0, 0.5 * (np.exp(2.0) - 3.0)], rtol=1e-15)
+    assert kl[1] == pytest.approx(2.194528, abs=5e-7)

@@ -176,6 +176,8 @@ class Trainer:
         In float64 the two give the same history to round-off. Default:
         :func:`minivae.training.engines.default_engine`, ``"fused"`` unless set otherwise.
 
+    Notes
+    -----
     A training algorithm other than Algorithm 1 subclasses this class and sets
     :attr:`algorithm`; if it keeps state of its own, it saves it through :meth:`extra_arrays`
     and :meth:`restore_extra`, and :meth:`config` lists its settings (see :mod:`minivae.baselines.mcem`).
