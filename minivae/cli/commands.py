@@ -653,12 +653,13 @@ def _add_bench_options(p):
                         "engines (numba, batch 100, each --dtypes, --rounds turns)")
     p.add_argument("--engines", action="store_true",
                    help="instead, time AEVB's steps on the fused and the reference engine "
-                        "(batch 100, each --dtypes, --rounds turns)")
+                        "(batch 100, each --dtypes, --rounds turns; default: no)")
     p.add_argument("--import-time", action="store_true",
-                   help="instead, time `import minivae` in fresh interpreters (--rounds turns)")
+                   help="instead, time `import minivae` in fresh interpreters (--rounds turns; "
+                        "default: no)")
     p.add_argument("--against", nargs="+", metavar="DIR",
                    help="with --import-time: also time the package in these source folders "
-                        "(e.g. a git worktree of an older commit)")
+                        "(e.g. a git worktree of an older commit) (default: only the installed one)")
     p.set_defaults(func=_bench)
 
 
