@@ -22,7 +22,8 @@ from minivae.training import checkpoint
 from minivae import gaussian
 from minivae.decoder import decoder_loglik_backward, decoder_loglik_forward
 from minivae.encoder import encoder_backward, encoder_forward
-from minivae.estimators import sgvb_a_backward, sgvb_a_forward, sgvb_b_backward, sgvb_b_forward
+from minivae.estimators import (minibatch_backward, minibatch_forward, sgvb_a_backward, sgvb_a_forward,
+                                sgvb_b_backward, sgvb_b_forward)
 from minivae.fused.fastpath import FastPath
 from minivae.fused.engine import fast_path
 from minivae.gradcheck import check_params, rel_error
@@ -110,29 +111,31 @@ def test_gradient_check_sees_a_wrong_gradient():
 
 def _paper_loss_and_grads(model, X, eps, estimator):
     """The loss and gradient as minivae.VAE composed them before it had latent families: the
-    functions of minivae.gaussian called directly, in the same order."""
+    functions of minivae.gaussian called directly, in the same order, and the minibatch
+    estimator (eq. 8, per datapoint: N = 1)."""
     mu, logvar, enc = encoder_forward(X, model.params, len(model.n_hidden), model.activation)
     z, sample = gaussian.sample_forward(mu, logvar, eps)
     log_px_z, loglik = decoder_loglik_forward(X, z, model.params, *model._decoder_args())
-    dbound = np.full(len(X), -1.0 / len(X))
     if estimator == "B":
         kl, kl_cache = gaussian.kl_forward(mu, logvar)
         bound, est = sgvb_b_forward(log_px_z, kl)
-        dlog_px_z, dkl = sgvb_b_backward(dbound, est)
+        estimate, minibatch = minibatch_forward(bound, 1)
+        dlog_px_z, dkl = sgvb_b_backward(minibatch_backward(-1.0, minibatch), est)
         dz, grads = decoder_loglik_backward(dlog_px_z, loglik)
         dmu, dlogvar = gaussian.kl_backward(dkl, kl_cache)
     else:
         log_pz, pz = gaussian.log_standard_normal_forward(z)
         log_qz, qz = gaussian.log_q_forward(z, mu, logvar)
         bound, est = sgvb_a_forward(log_px_z, log_pz, log_qz)
-        dlog_px_z, dlog_pz, dlog_qz = sgvb_a_backward(dbound, est)
+        estimate, minibatch = minibatch_forward(bound, 1)
+        dlog_px_z, dlog_pz, dlog_qz = sgvb_a_backward(minibatch_backward(-1.0, minibatch), est)
         dz, grads = decoder_loglik_backward(dlog_px_z, loglik)
         dz = dz + gaussian.log_standard_normal_backward(dlog_pz, pz)
         dz_q, dmu, dlogvar = gaussian.log_q_backward(dlog_qz, qz)
         dz = dz + dz_q
     dmu_s, dlogvar_s = gaussian.sample_backward(dz, sample)
     grads.update(encoder_backward(dmu + dmu_s, dlogvar + dlogvar_s, enc))
-    return -float(np.mean(bound)), grads
+    return -estimate, grads
 
 
 @pytest.mark.parametrize("family", ["gaussian", Gaussian(), {"name": "gaussian"}], ids=str)
