@@ -18,13 +18,19 @@ $z = \mu_z + \sigma_z\odot\epsilon$) and trained by SGVB.
 * :mod:`~minivae.fullvb.evaluation`: the test bound and $\log p(x)$ of the predictive
   $\mathbb E_{q_\phi(\theta)}[p_\theta(x)]$.
 
+Importing this package registers the ``"fullvb"`` algorithm, so that
+:func:`minivae.training.checkpoint.restore_trainer` can resume its runs.
+
 ``docs/fullvb.md`` writes out the equations, what App. F's typed text gets wrong, and results.
 """
 from .estimator import (algorithm2_backward, algorithm2_forward, fullvb_bound_backward,
                         fullvb_bound_forward, theta_mu)
+from .evaluation import predictive_bound, predictive_log_px, sampled_model
 from .posterior import (draw_zeta, theta_kl_backward, theta_kl_forward, theta_sample_backward,
                         theta_sample_forward)
+from .trainer import FullVBTrainer
 
-__all__ = ["fullvb_bound_forward", "fullvb_bound_backward", "algorithm2_forward",
+__all__ = ["FullVBTrainer", "predictive_bound", "predictive_log_px", "sampled_model",
+           "fullvb_bound_forward", "fullvb_bound_backward", "algorithm2_forward",
            "algorithm2_backward", "theta_mu", "draw_zeta", "theta_sample_forward",
            "theta_sample_backward", "theta_kl_forward", "theta_kl_backward"]
