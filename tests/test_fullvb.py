@@ -262,3 +262,21 @@ def test_predictive_scores_at_zero_variance_are_the_plain_ones():
     rng = np.random.default_rng(1)
     _ = draw_zeta(rng, theta_mu(model))
     np.testing.assert_allclose(logp, importance_log_px(model, X, k=50, rng=rng), rtol=1e-12)
+
+
+def test_reproduce_fullvb_fast(tmp_path, capsys):
+    import json
+
+    from minivae.cli.commands import main
+    assert main(["reproduce", "fullvb", "--fast", "--runs", "map", "fullvb", "algorithm2",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert "test log p(x)" in capsys.readouterr().out
+    result = json.loads((tmp_path / "fullvb_frey.json").read_text())
+    assert list(result["runs"]) == ["map", "fullvb", "algorithm2"]
+    for name, run in result["runs"].items():
+        assert np.isfinite(run["test_bound"]) and np.isfinite(run["test_log_px"])
+        # log p(x) by importance sampling is at least the bound, up to Monte Carlo noise
+        assert run["test_log_px"] > run["test_bound"] - 5
+        ckpt = checkpoint.load(tmp_path / "frey" / name)
+        assert ckpt.algorithm == ("aevb" if name == "map" else "fullvb")
+    assert result["runs"]["fullvb"]["theta_kl_per_datapoint"] > 0
