@@ -357,7 +357,7 @@ def _parsers(parser):
 
 def test_every_command_and_option_has_help_with_its_default():
     parsers = list(_parsers(build_parser()))
-    assert len(parsers) == 12  # minivae, its 6 commands and reproduce's 5
+    assert len(parsers) == 13  # minivae, its 6 commands and reproduce's 6
     for parser in parsers:
         assert parser.description, parser.prog
         for action in parser._actions:

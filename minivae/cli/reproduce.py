@@ -326,7 +326,7 @@ resumable (each run is short).
 Writes OUT/fullvb_<dataset>.json and OUT/<dataset>/<run>/checkpoint.npz. See docs/fullvb.md.""",
         epilog="example: minivae reproduce fullvb --dataset mnist --n-train 1000 --out runs/fullvb")
     p.add_argument("--dataset", choices=["frey", "mnist"], default="frey",
-                   help="frey (Gaussian decoder) or mnist (Bernoulli, dynamic binarization)")
+                   help="frey (Gaussian decoder) or mnist (Bernoulli, dynamic binarization) (default frey)")
     p.add_argument("--n-train", type=positive_count, help="the first N training rows (default all)")
     p.add_argument("--n-test", type=positive_count,
                    help=f"the first N test rows (default {full.n_test})")
