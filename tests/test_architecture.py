@@ -19,7 +19,7 @@ LAYERS = [  # bottom to top; a module may import from its own layer and the ones
     ("fused engine", ["minivae.fused"]),
     ("training", ["minivae.training"]),
     ("exercises", ["minivae.exercises"]),
-    ("baselines and log p(x)", ["minivae.baselines", "minivae.marginal"]),
+    ("baselines and log p(x)", ["minivae.baselines", "minivae.marginal", "minivae.fullvb"]),
     ("experiments", ["minivae.experiments"]),
     ("command line", ["minivae.cli", "minivae.__main__"]),
 ]

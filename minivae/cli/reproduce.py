@@ -1,4 +1,5 @@
-"""The ``minivae reproduce`` command: ``fig2``, ``fig3``, ``manifold``, ``samples`` and ``iwae``.
+"""The ``minivae reproduce`` command: ``fig2``, ``fig3``, ``manifold``, ``samples``, ``iwae`` and
+``fullvb``.
 
 :func:`add_reproduce_commands` fills the ``reproduce`` sub-parser that :mod:`minivae.cli.commands` creates.
 """
@@ -14,6 +15,8 @@ from ..experiments.fig2 import (FAST_SAMPLES, FIG2, FIG2_ALGORITHMS, FULL_SAMPLE
 from ..experiments.fig3 import (FIG3_FAST_EVAL_SIZE, FIG3_FAST_SAMPLES, FIG3_SAMPLES, TRAIN_SIZES,
                                 format_fig3, reproduce_fig3)
 from ..experiments.fig3_run import FIG3_ALGORITHMS, MarginalSettings
+from ..experiments.fullvb import RUNS as FULLVB_RUNS
+from ..experiments.fullvb import FullVBSettings, fast_settings, format_fullvb, reproduce_fullvb
 from ..experiments.iwae import FAST as IWAE_FAST
 from ..experiments.iwae import IwaeSettings, reproduce_iwae
 from ..experiments.iwae_schedule import N_STAGES
@@ -115,6 +118,20 @@ def _iwae(args):
           f"NLL {last['test_nll']:.2f} nats (k={last['k']:,}), {last['active_units']} active "
           f"units; the paper's (all {N_STAGES} stages): 86.76 nats, 19 active units")
     print(f"wrote {args.out}/iwae.json and {args.out}/checkpoint.npz")
+    return 0
+
+
+def _fullvb(args):
+    base = fast_settings(args.dataset) if args.fast else FullVBSettings(dataset=args.dataset)
+    given = {name: getattr(args, name) for name in ("n_train", "n_test", "samples", "n_hidden",
+                                                    "n_latent", "k", "n_theta")
+             if getattr(args, name) is not None}
+    if args.runs:
+        given["runs"] = tuple(args.runs)
+    settings = dataclasses.replace(base, seed=args.seed, engine=args.engine or "reference", **given)
+    result = reproduce_fullvb(args.out, settings, quiet=args.quiet)
+    print(format_fullvb(result))
+    print(f"wrote {args.out}/fullvb_{args.dataset}.json")
     return 0
 
 
@@ -249,6 +266,7 @@ caps it on the large set.""",
     p.add_argument("--lr", type=step_size, default=0.02, help="Adagrad step size (default 0.02)")
     p.set_defaults(func=lambda args: _timed(_samples, args))
     _add_iwae(sub)
+    _add_fullvb(sub)
     for p in sub.choices.values():
         add_engine_option(p)
     return parser
@@ -290,3 +308,41 @@ See docs/iwae.md.""",
                         f"test images")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=lambda args: _timed(_iwae, args))
+
+
+def _add_fullvb(sub):
+    full = FullVBSettings()
+    p = sub.add_parser(
+        "fullvb", help="App. F: full VB over the decoder's parameters against MAP, small data",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+App. F's full VB (a Gaussian q(theta) over the decoder's parameters, trained by SGVB beside
+q(z|x)) against the MAP setup (Algorithm 1 with the N(0, I) weight prior), from the same
+initialization, minibatch order and step size (Adagrad 0.02), on the first --n-train training
+rows. Reports the test bound and log p(x) by importance sampling (full VB: of the predictive
+E_q(theta) p_theta(x)). Trains on the reference engine unless --engine fused (full VB's loss and
+gradient are the readable code on both; fused steps the optimizer with its kernels). Not
+resumable (each run is short).
+Writes OUT/fullvb_<dataset>.json and OUT/<dataset>/<run>/checkpoint.npz. See docs/fullvb.md.""",
+        epilog="example: minivae reproduce fullvb --dataset mnist --n-train 1000 --out runs/fullvb")
+    p.add_argument("--dataset", choices=["frey", "mnist"], default="frey",
+                   help="frey (Gaussian decoder) or mnist (Bernoulli, dynamic binarization) (default frey)")
+    p.add_argument("--n-train", type=positive_count, help="the first N training rows (default all)")
+    p.add_argument("--n-test", type=positive_count,
+                   help=f"the first N test rows (default {full.n_test})")
+    p.add_argument("--samples", type=positive_count,
+                   help=f"training samples per run (default {full.samples:,})")
+    p.add_argument("--n-hidden", type=positive_count,
+                   help=f"hidden units (default {full.n_hidden})")
+    p.add_argument("--n-latent", type=positive_count, help=f"latents (default {full.n_latent})")
+    p.add_argument("--k", type=positive_count,
+                   help=f"importance samples per test row (default {full.k})")
+    p.add_argument("--n-theta", type=positive_count,
+                   help=f"draws of theta for full VB's test scores (default {full.n_theta})")
+    p.add_argument("--runs", nargs="+", choices=FULLVB_RUNS,
+                   help="map, fullvb (minibatch form), algorithm2 (default: map fullvb)")
+    p.add_argument("--seed", type=count, default=0, help="seeds everything (default 0)")
+    p.add_argument("--out", required=True, help="output directory (required)")
+    p.add_argument("--fast", action="store_true", help="a tiny comparison for tests")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=lambda args: _timed(_fullvb, args))
