@@ -12,9 +12,10 @@
 #
 # **Engine:** both. This is the one lesson that runs the fused engine (`engine="fused"`,
 # `minivae.fused`), beside the reference engine for comparison.
-# **Run time:** about 1 minute on a laptop, including Numba's first compilation (cached on disk
-# afterwards); `MINIVAE_FAST=1`: fewer timing repeats. Timings printed here are this machine's,
-# on this run; they are not asserted.
+# **Run time:** 9.1 s, including Numba's first compilation into an empty cache, or 2.2 s with
+# `MINIVAE_FAST=1` (what the test suite sets: fewer timing repeats), measured on 2026-12-07 on a
+# shared 2-core AMD EPYC server with `python tutorials/11_numpy_to_numba.py` (other jobs kept the
+# machine busy). Timings printed here are this machine's, on this run; they are not asserted.
 
 # %%
 import inspect
