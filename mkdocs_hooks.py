@@ -10,5 +10,10 @@ import re
 SOURCE_LINK = re.compile(r"\]\((?:\.\./)+(minivae/[\w/]+)\.py\)")
 
 
+def _module(path):
+    """``minivae/fullvb/__init__`` -> ``minivae.fullvb``; ``minivae/model`` -> ``minivae.model``."""
+    return path.replace("/", ".").removesuffix(".__init__")
+
+
 def on_page_markdown(markdown, page, config, files):
-    return SOURCE_LINK.sub(lambda m: "][" + m.group(1).replace("/", ".") + "]", markdown)
+    return SOURCE_LINK.sub(lambda m: "][" + _module(m.group(1)) + "]", markdown)
