@@ -139,7 +139,7 @@ class Adam(_Optimizer):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p), "t": np.zeros((), dtype=np.int64)}
 
     def corrections(self, slots):
-        """Count this step in ``slots["t"]`` and return the bias corrections $(1-\beta_1^t, 1-\beta_2^t)$."""
+        r"""Count this step in ``slots["t"]`` and return the bias corrections $(1-\beta_1^t, 1-\beta_2^t)$."""
         slots["t"][...] += 1
         t = int(slots["t"])
         return 1.0 - self.beta1 ** t, 1.0 - self.beta2 ** t

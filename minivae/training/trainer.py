@@ -314,7 +314,7 @@ class Trainer:
         return self._batch
 
     def step(self):
-        """One minibatch update; returns the minibatch's mean bound (nats per datapoint).
+        r"""One minibatch update; returns the minibatch's mean bound (nats per datapoint).
 
         The weight prior's gradient, $\theta/N$ per datapoint, is folded into the optimizer's
         in-place update (``decay``) rather than added to the gradient arrays.
