@@ -8,6 +8,7 @@ from minivae import flat
 from minivae.fused import update as fusedupdate
 from minivae.fused.backend import BACKENDS, use_backend
 from minivae.optim import OPTIMIZERS, SGD, Adagrad, Adam, make_optimizer
+from test_optim import copy, params_and_grads
 
 
 @pytest.fixture(autouse=True, params=BACKENDS)
@@ -15,18 +16,6 @@ def backend(request):
     """Every test here runs on both backends."""
     with use_backend(request.param):
         yield request.param
-
-
-def params_and_grads(seed=0):
-    rng = np.random.default_rng(seed)
-    params = {"enc.W1": rng.standard_normal((3, 4)), "enc.b1": rng.standard_normal(4),
-              "dec.W_logits": rng.standard_normal((4, 2))}
-    grads = {k: rng.standard_normal(p.shape) for k, p in params.items()}
-    return params, grads
-
-
-def copy(d):
-    return {k: v.copy() for k, v in d.items()}
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

@@ -1,4 +1,6 @@
-"""Tests for minivae.optim: closed-form steps of Adagrad, SGD and Adam, the state contract, config."""
+"""Tests for minivae.optim, the readable optimizers (plain NumPy: no backend to choose):
+closed-form steps of Adagrad, SGD and Adam, the state contract, config. minivae.fused.update
+runs the same steps with kernels (tests/test_fused_update.py)."""
 import json
 
 import numpy as np
@@ -7,18 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minivae import flat
-from minivae.fused.backend import BACKENDS, use_backend
 from minivae.model import VAE
 from minivae.optim import OPTIMIZERS, SGD, Adagrad, Adam, make_optimizer
 from strategies import finite_arrays, floats, nonzero_floats
-
-
-@pytest.fixture(autouse=True, params=BACKENDS)
-def backend(request):
-    """Every test here runs on both backends (they share one source of maths)."""
-    with use_backend(request.param):
-        yield request.param
-
 
 
 def params_and_grads(seed=0):
