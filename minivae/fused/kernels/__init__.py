@@ -19,6 +19,7 @@ a compiled bias + tanh 30x and the Bernoulli kernel 4-7x slower than NumPy (docs
 import numpy as np
 
 from ...datasets.binarize import binarize_rows
+from ...optim import adagrad_step
 from ..backend import get_backend
 from . import blas, diskcache, loops, threads, vecmath
 from . import scalar as S
@@ -140,17 +141,14 @@ def adagrad(p, g, G, lr, delta, decay):
 def adagrad_sum(p, parts, G, lr, delta, decay):
     """:func:`adagrad` along the sum of the flat arrays ``parts`` (added in order, as
     :func:`add_into` would), without storing the sum."""
-    tiny = np.finfo(p.dtype).tiny
     if _numba():  # scalars in the arrays' precision, as NumPy uses them: float32 stays float32
-        t = p.dtype.type
+        t, tiny = p.dtype.type, np.finfo(p.dtype).tiny
         return threads.run(loops.adagrad, (p, tuple(parts), G, t(lr), t(delta), t(decay), t(tiny)),
                            p.size, 1)
     g = parts[0]
     for part in parts[1:]:
         g = g + part
-    g = g + decay * p if decay else g
-    G[...] = S.adagrad_accumulate(G, g)
-    p[...] = S.adagrad_param(p, g, G, lr, delta, tiny)
+    adagrad_step(p, g + decay * p if decay else g, G, lr, delta)  # the readable step itself
 
 
 def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay):
