@@ -357,7 +357,7 @@ def _parsers(parser):
 
 def test_every_command_and_option_has_help_with_its_default():
     parsers = list(_parsers(build_parser()))
-    assert len(parsers) == 18  # minivae, its 7 commands, reproduce's 6 and exercises' 4
+    assert len(parsers) == 19  # minivae, its 7 commands, reproduce's 7 and exercises' 4
     for parser in parsers:
         assert parser.description, parser.prog
         for action in parser._actions:

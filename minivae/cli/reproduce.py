@@ -1,5 +1,5 @@
-"""The ``minivae reproduce`` command: ``fig2``, ``fig3``, ``manifold``, ``samples``, ``iwae`` and
-``fullvb``.
+"""The ``minivae reproduce`` command: ``fig2``, ``fig3``, ``manifold``, ``samples``, ``iwae``,
+``iwae-torch`` and ``fullvb``.
 
 :func:`add_reproduce_commands` fills the ``reproduce`` sub-parser that :mod:`minivae.cli.commands` creates.
 """
@@ -20,6 +20,8 @@ from ..experiments.fullvb import FullVBSettings, fast_settings, format_fullvb, r
 from ..experiments.iwae import FAST as IWAE_FAST
 from ..experiments.iwae import IwaeSettings, reproduce_iwae
 from ..experiments.iwae_schedule import N_STAGES
+from ..experiments.iwae_torch import FAST as TORCH_FAST
+from ..experiments.iwae_torch import THEIR_CHOICES, TorchSettings, format_record, reproduce_iwae_torch
 from ..experiments.stepsize import STEP_SIZES
 from ..training.progress import format_seconds
 from .argtypes import (UsageError, add_appendix_d_options, add_engine_option, count, positive_count,
@@ -121,6 +123,21 @@ def _iwae(args):
     return 0
 
 
+def _iwae_torch(args):
+    base = TORCH_FAST if args.fast else TorchSettings()
+    given = {name: getattr(args, name) for name in ("n_stages", "k", "dtype", "threads")
+             if getattr(args, name) is not None}
+    settings = dataclasses.replace(base, seed=args.seed, choices=tuple(args.their), **given)
+    try:
+        result = reproduce_iwae_torch(args.out, settings, quiet=args.quiet)
+    except RuntimeError as error:  # no PyTorch
+        raise UsageError(str(error)) from error
+    for record in result["stages"]:
+        print(format_record(record))
+    print(f"wrote {args.out}/iwae_torch.json")
+    return 0
+
+
 def _fullvb(args):
     base = fast_settings(args.dataset) if args.fast else FullVBSettings(dataset=args.dataset)
     given = {name: getattr(args, name) for name in ("n_train", "n_test", "samples", "n_hidden",
@@ -152,7 +169,8 @@ def _common(p, out, budget_help):
 
 
 def add_reproduce_commands(parser):
-    """Add the ``fig2``, ``fig3``, ``manifold``, ``samples`` and ``iwae`` sub-commands to the ``reproduce`` parser."""
+    """Add the ``fig2``, ``fig3``, ``manifold``, ``samples``, ``iwae``, ``iwae-torch`` and
+    ``fullvb`` sub-commands to the ``reproduce`` parser."""
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
@@ -269,6 +287,7 @@ caps it on the large set.""",
     _add_fullvb(sub)
     for p in sub.choices.values():
         add_engine_option(p)
+    _add_iwae_torch(sub)
     return parser
 
 
@@ -308,6 +327,43 @@ See docs/iwae.md.""",
                         f"test images")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=lambda args: _timed(_iwae, args))
+
+
+def _add_iwae_torch(sub):
+    choices = "\n".join(f"  {name}: {what}" for name, what in THEIR_CHOICES.items())
+    p = sub.add_parser(
+        "iwae-torch", help="the IWAE protocol in PyTorch (optional), to find where a gap to "
+                           "86.76 comes from",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+The first --stages stages of `minivae reproduce iwae`'s protocol, trained by PyTorch (autograd,
+PyTorch's random numbers) from the same Glorot start, then evaluated by minivae's evaluator
+(test NLL with --k importance samples, active units, the test bound). With no --their it is
+the same protocol: a check of minivae's training. --their switches on choices of the IWAE
+authors' code, alone or together:
+{choices}
+Needs PyTorch (pip install torch), which minivae does not depend on. Not resumable. Writes
+OUT/iwae_torch.json. See docs/iwae.md.""",
+        epilog="example: minivae reproduce iwae-torch --stages 3 --their adam --out runs/torch-adam")
+    p.add_argument("--out", required=True, help="output directory (required)")
+    p.add_argument("--stages", dest="n_stages", type=positive_count,
+                   help=f"the first N stages (default {TorchSettings().n_stages}; "
+                        f"{TORCH_FAST.n_stages} with --fast)")
+    p.add_argument("--their", nargs="+", default=[], choices=sorted(THEIR_CHOICES),
+                   metavar="CHOICE", help="their code's choices to switch on (default none)")
+    p.add_argument("--k", type=positive_count,
+                   help=f"importance samples per test image (default {TorchSettings().k})")
+    p.add_argument("--seed", type=count, default=0,
+                   help="seeds the start (as `reproduce iwae --seed`) and PyTorch's generator "
+                        "(default 0)")
+    p.add_argument("--dtype", choices=["float64", "float32"], help="default float64")
+    p.add_argument("--threads", type=positive_count, help="PyTorch's threads (default 1)")
+    p.add_argument("--fast", action="store_true",
+                   help=f"a tiny run for tests: {TORCH_FAST.n_stages} stages over "
+                        f"{TORCH_FAST.n_train} training images, {TORCH_FAST.n_test} test images, "
+                        f"k = {TORCH_FAST.k}")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=lambda args: _timed(_iwae_torch, args))
 
 
 def _add_fullvb(sub):

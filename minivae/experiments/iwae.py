@@ -42,7 +42,7 @@ from .iwae_schedule import N_STAGES, stages
 from .runs import load_data
 
 __all__ = ["IwaeSettings", "FAST", "PAPER", "BATCH_SIZE", "N_HIDDEN", "N_LATENT", "ADAM",
-           "reproduce_iwae", "evaluate_stage", "format_stage", "RESULTS"]
+           "reproduce_iwae", "evaluate_stage", "mnist_split", "format_stage", "RESULTS"]
 
 BATCH_SIZE = 20
 N_HIDDEN = [200, 200]
@@ -214,7 +214,9 @@ def format_stage(record):
 
 # -- the run ---------------------------------------------------------------------------------
 
-def _data(settings):
+def mnist_split(settings):
+    """The training and test images a run uses: the first ``settings.n_train`` /
+    ``settings.n_test`` rows of MNIST (``None``: all), pixels in [0, 1]."""
     d = load_data("mnist")
     X_train = d.X_train[:settings.n_train] if settings.n_train else d.X_train
     X_test = d.X_test[:settings.n_test] if settings.n_test else d.X_test
@@ -231,7 +233,7 @@ def reproduce_iwae(out, settings=IwaeSettings(), quiet=False, stream=None):
     directory = Path(out)
     stream = sys.stderr if stream is None else stream
     say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
-    X_train, X_test = _data(settings)
+    X_train, X_test = mnist_split(settings)
     with lock_run(directory):
         return _run_locked(directory, settings, X_train, X_test, quiet, stream, say)
 
