@@ -2,6 +2,7 @@
 ``reproduce iwae`` trains: the same bound and gradients, the same start, and each of the IWAE
 authors' code's choices as documented. PyTorch is optional: without it only the error message is
 tested (``pip install torch==2.13.0`` runs the rest)."""
+import dataclasses
 import json
 
 import numpy as np
@@ -115,3 +116,14 @@ def test_the_fast_run_trains_evaluates_and_refuses_to_overwrite(tmp_path, capsys
     assert -last["test_elbo"] >= last["test_nll"] - 1.0  # k = 20 importance sampling, not looser
     assert main(args) == 2
     assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_only_last_evaluates_the_last_stage_of_the_same_training(tmp_path):
+    pytest.importorskip("torch")
+    every = iwae_torch.reproduce_iwae_torch(tmp_path / "every", FAST, quiet=True)
+    last = iwae_torch.reproduce_iwae_torch(
+        tmp_path / "last", dataclasses.replace(FAST, only_last=True), quiet=True)
+    assert [s["stage"] for s in last["stages"]] == [FAST.n_stages - 1]
+    assert last["stages"][0]["test_nll"] == every["stages"][-1]["test_nll"]
+    assert last["stages"][0]["test_elbo"] == every["stages"][-1]["test_elbo"]

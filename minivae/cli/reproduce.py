@@ -127,7 +127,8 @@ def _iwae_torch(args):
     base = TORCH_FAST if args.fast else TorchSettings()
     given = {name: getattr(args, name) for name in ("n_stages", "k", "dtype", "threads")
              if getattr(args, name) is not None}
-    settings = dataclasses.replace(base, seed=args.seed, choices=tuple(args.their), **given)
+    settings = dataclasses.replace(base, seed=args.seed, choices=tuple(args.their),
+                                   only_last=args.only_last, **given)
     try:
         result = reproduce_iwae_torch(args.out, settings, quiet=args.quiet)
     except RuntimeError as error:  # no PyTorch
@@ -358,6 +359,8 @@ OUT/iwae_torch.json. See docs/iwae.md.""",
                         "(default 0)")
     p.add_argument("--dtype", choices=["float64", "float32"], help="default float64")
     p.add_argument("--threads", type=positive_count, help="PyTorch's threads (default 1)")
+    p.add_argument("--only-last", action="store_true",
+                   help="evaluate after the last stage only (default: after every stage)")
     p.add_argument("--fast", action="store_true",
                    help=f"a tiny run for tests: {TORCH_FAST.n_stages} stages over "
                         f"{TORCH_FAST.n_train} training images, {TORCH_FAST.n_test} test images, "
