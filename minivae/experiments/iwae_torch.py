@@ -15,7 +15,6 @@ Every run is evaluated by our evaluator (:func:`~minivae.experiments.iwae.evalua
 fixed binarization of the test set) after its weights are copied into a :class:`~minivae.VAE`, so
 the runs differ in training only.
 """
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ import numpy as np
 
 from ..datasets import binarize_fixed
 from ..model import VAE
+from ..training import atomicfile
 from ..training.evaluation import mean_bound
 from ..training.progress import format_seconds
 from .glorot import glorot_uniform
@@ -53,8 +53,9 @@ minivae, by name, as ``--their`` takes them."""
 
 @dataclass(frozen=True)
 class TorchSettings:
-    """A run: the first ``n_stages`` stages, their-code ``choices``, evaluation with ``k``
-    importance samples (after every stage, or with ``only_last`` after the last one), and the data (the first ``n_train`` / ``n_test`` rows; ``None``: all)."""
+    """A run: the first ``n_stages`` stages, their code's ``choices``, evaluation with ``k``
+    importance samples (after every stage, or with ``only_last`` after the last one only), and
+    the data (the first ``n_train`` / ``n_test`` rows; ``None``: all)."""
     n_stages: int = 3
     choices: tuple = ()
     k: int = 500
@@ -242,8 +243,9 @@ def format_record(record):
 
 
 def reproduce_iwae_torch(out, settings=TorchSettings(), quiet=False, stream=None):
-    """Train the first ``settings.n_stages`` stages in PyTorch, evaluating after each, and write
-    ``out/iwae_torch.json``. Not resumable: a run of a few stages takes minutes.
+    """Train the first ``settings.n_stages`` stages in PyTorch, evaluate after each (or the last
+    one only), and write ``out/iwae_torch.json``. Not resumable: a run of a few stages takes
+    minutes.
 
     Returns
     -------
@@ -277,5 +279,5 @@ def reproduce_iwae_torch(out, settings=TorchSettings(), quiet=False, stream=None
         result["stages"].append(_record(state, stage, settings, X_test_bin, seconds))
         say(format_record(result["stages"][-1]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
+    atomicfile.write_json(path, result)
     return result
