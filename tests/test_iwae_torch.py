@@ -102,7 +102,7 @@ def test_every_choice_is_described_in_the_help(capsys):
 
 
 @pytest.mark.slow
-def test_the_fast_run_trains_evaluates_and_refuses_to_overwrite(tmp_path, capsys):
+def test_the_fast_run_trains_evaluates_and_a_rerun_reads_it(tmp_path, capsys):
     pytest.importorskip("torch")
     args = ["reproduce", "iwae-torch", "--fast", "--their", "adam", "outbias", "--quiet",
             "--out", str(tmp_path)]
@@ -114,8 +114,36 @@ def test_the_fast_run_trains_evaluates_and_refuses_to_overwrite(tmp_path, capsys
     assert np.isfinite(last["test_nll"]) and last["test_nll"] > 0
     assert last["test_elbo"] > first["test_elbo"]  # it trained
     assert -last["test_elbo"] >= last["test_nll"] - 1.0  # k = 20 importance sampling, not looser
-    assert main(args) == 2
-    assert "exists" in capsys.readouterr().err
+    assert main(args) == 0  # finished: read from the checkpoint, nothing trained
+    assert json.loads((tmp_path / "iwae_torch.json").read_text()) == result
+    assert main(args[:4] + ["adam"] + args[6:]) == 2  # other choices: refused
+    assert "other settings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_stopped_run_resumes_to_the_same_bits(tmp_path, monkeypatch):
+    """Stopped after its third pass (a kill at any later point loses at most one pass), run
+    again, it ends where an uninterrupted run ends."""
+    pytest.importorskip("torch")
+    settings = dataclasses.replace(FAST, choices=("adam",))
+    whole = iwae_torch.reproduce_iwae_torch(tmp_path / "whole", settings, quiet=True)
+    saves, real_save = [], iwae_torch._save
+
+    def save_then_stop(*args):
+        real_save(*args)
+        saves.append(1)
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(iwae_torch, "_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        iwae_torch.reproduce_iwae_torch(tmp_path / "stopped", settings, quiet=True)
+    assert not (tmp_path / "stopped" / "iwae_torch.json").exists()
+    monkeypatch.setattr(iwae_torch, "_save", real_save)
+    resumed = iwae_torch.reproduce_iwae_torch(tmp_path / "stopped", settings, quiet=True)
+    for a, b in zip(whole["stages"], resumed["stages"], strict=True):
+        for key in ("test_nll", "test_elbo", "active_units", "activity"):
+            assert a[key] == b[key], key
 
 
 @pytest.mark.slow

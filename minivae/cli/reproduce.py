@@ -20,6 +20,7 @@ from ..experiments.fullvb import FullVBSettings, fast_settings, format_fullvb, r
 from ..experiments.iwae import FAST as IWAE_FAST
 from ..experiments.iwae import IwaeSettings, reproduce_iwae
 from ..experiments.iwae_schedule import N_STAGES
+from ..experiments import iwae_torch
 from ..experiments.iwae_torch import FAST as TORCH_FAST
 from ..experiments.iwae_torch import THEIR_CHOICES, TorchSettings, format_record, reproduce_iwae_torch
 from ..experiments.stepsize import STEP_SIZES
@@ -129,10 +130,10 @@ def _iwae_torch(args):
              if getattr(args, name) is not None}
     settings = dataclasses.replace(base, seed=args.seed, choices=tuple(args.their),
                                    only_last=args.only_last, **given)
-    try:
-        result = reproduce_iwae_torch(args.out, settings, quiet=args.quiet)
-    except RuntimeError as error:  # no PyTorch
-        raise UsageError(str(error)) from error
+    if not iwae_torch.available():
+        raise UsageError("PyTorch is not installed; pip install torch (it is an optional "
+                         "yardstick, not a dependency of minivae)")
+    result = reproduce_iwae_torch(args.out, settings, quiet=args.quiet)
     for record in result["stages"]:
         print(format_record(record))
     print(f"wrote {args.out}/iwae_torch.json")
@@ -343,8 +344,9 @@ PyTorch's random numbers) from the same Glorot start, then evaluated by minivae'
 the same protocol: a check of minivae's training. --their switches on choices of the IWAE
 authors' code, alone or together:
 {choices}
-Needs PyTorch (pip install torch), which minivae does not depend on. Not resumable. Writes
-OUT/iwae_torch.json. See docs/iwae.md.""",
+Needs PyTorch (pip install torch), which minivae does not depend on. Saves OUT/checkpoint.pt
+after every pass: run the same command again to continue a stopped run, or with a larger
+--stages to go on. Writes OUT/iwae_torch.json. See docs/iwae.md.""",
         epilog="example: minivae reproduce iwae-torch --stages 3 --their adam --out runs/torch-adam")
     p.add_argument("--out", required=True, help="output directory (required)")
     p.add_argument("--stages", dest="n_stages", type=positive_count,

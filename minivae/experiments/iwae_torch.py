@@ -27,6 +27,7 @@ from ..model import VAE
 from ..training import atomicfile
 from ..training.evaluation import mean_bound
 from ..training.progress import format_seconds
+from ..training.runlock import lock_run
 from .glorot import glorot_uniform
 from .iwae import ADAM, BATCH_SIZE, N_HIDDEN, N_LATENT, PAPER, evaluate_stage, mnist_split
 from .iwae_schedule import N_STAGES, stages
@@ -137,6 +138,16 @@ class TheirAdam:
                 v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
         self.t += 1
 
+    def state_dict(self):
+        """m, v and t, for a checkpoint."""
+        return {"m": self.m, "v": self.v, "t": self.t}
+
+    def load_state_dict(self, state):
+        """Restore :meth:`state_dict`'s m, v and t (in place)."""
+        for mine, saved in zip(self.m + self.v, state["m"] + state["v"]):
+            mine.copy_(saved)
+        self.t = state["t"]
+
 
 class _PaperAdam:
     """PyTorch's Adam with the paper's constants (its step is minivae's: eps added to the
@@ -157,6 +168,12 @@ class _PaperAdam:
 
     def step(self):
         self.opt.step()
+
+    def state_dict(self):
+        return self.opt.state_dict()
+
+    def load_state_dict(self, state):
+        self.opt.load_state_dict(state)
 
 
 def to_vae(params, choices=(), dtype="float64"):
@@ -201,12 +218,14 @@ def _minibatches(torch, N, generator, shuffle):
         yield order[start:start + BATCH_SIZE]
 
 
-def _train_stage(torch, state, stage, settings, say):
-    """Train ``stage``'s passes at its step size; return the seconds that took."""
+def _train_stage(torch, state, stage, settings, say, save):
+    """Train the passes of ``stage`` not yet done at its step size, calling ``save()`` after
+    each; ``state["seconds"]`` and ``state["passes_done"]`` count them."""
     params, data, opt, gen = state["params"], state["data"], state["opt"], state["gen"]
     opt.lr = stage.lr
-    start, last_said = time.perf_counter(), time.perf_counter()
-    for done in range(stage.passes):
+    last_said = time.perf_counter()
+    for done in range(state["passes_done"], stage.passes):
+        start = time.perf_counter()
         for rows in _minibatches(torch, len(data), gen, "noshuffle" not in settings.choices):
             x = (torch.rand(rows.shape[0], data.shape[1], generator=gen, dtype=data.dtype)
                  < data[rows]).to(data.dtype)
@@ -216,11 +235,13 @@ def _train_stage(torch, state, stage, settings, say):
             bound = torch_bound(params, x, eps, settings.choices)
             (bound if isinstance(opt, TheirAdam) else -bound).backward()
             opt.step()
+        state["seconds"] += time.perf_counter() - start
+        state["passes_done"] = done + 1
+        save()
         if time.perf_counter() - last_said > 30:
             say(f"   stage {stage.index + 1}: {done + 1}/{stage.passes} passes, minibatch "
                 f"bound {float(bound.detach()):.2f}")
             last_said = time.perf_counter()
-    return time.perf_counter() - start
 
 
 def _record(state, stage, settings, X_test_bin, seconds):
@@ -242,10 +263,62 @@ def format_record(record):
             f"{format_seconds(record['eval_seconds'])} to evaluate")
 
 
+CHECKPOINT = "checkpoint.pt"
+
+
+def _identity(settings):
+    """The settings a resumed run must share (the rest may change between invocations)."""
+    keep = asdict(settings)
+    keep.pop("threads")
+    keep.pop("n_stages")
+    return {**keep, "choices": sorted(settings.choices)}
+
+
+def _save(torch, directory, state, settings):
+    """The run's position and state, whole or not at all."""
+    blob = {"settings": _identity(settings), "stage": state["stage"],
+            "passes_done": state["passes_done"], "seconds": state["seconds"],
+            "records": state["records"], "gen": state["gen"].get_state(),
+            "params": {name: p.detach() for name, p in state["params"].items()},
+            "opt": state["opt"].state_dict()}
+    atomicfile.replace(directory / CHECKPOINT, lambda f: torch.save(blob, f))
+
+
+def _new_state(torch, settings, X_train):
+    dtype = getattr(torch, settings.dtype)
+    params = _torch_params(torch, settings, X_train)
+    opt_class = TheirAdam if "adam" in settings.choices else _PaperAdam
+    return {"params": params, "data": torch.tensor(X_train, dtype=dtype),
+            "opt": opt_class(params.values(), lr=stages(1)[0].lr),
+            "gen": torch.Generator().manual_seed(settings.seed),
+            "stage": 0, "passes_done": 0, "seconds": 0.0, "records": []}
+
+
+def _open_state(torch, directory, settings, X_train, say):
+    """A new run's state, or the one ``directory``'s checkpoint holds."""
+    state = _new_state(torch, settings, X_train)
+    if not (directory / CHECKPOINT).exists():
+        return state
+    blob = torch.load(directory / CHECKPOINT, weights_only=False)
+    if blob["settings"] != _identity(settings):
+        raise ValueError(f"{directory} holds an iwae-torch run with other settings "
+                         f"({blob['settings']}); run with the same ones or choose another --out")
+    with torch.no_grad():
+        for name, p in state["params"].items():
+            p.copy_(blob["params"][name])
+    state["opt"].load_state_dict(blob["opt"])
+    state["gen"].set_state(blob["gen"])
+    for key in ("stage", "passes_done", "seconds", "records"):
+        state[key] = blob[key]
+    say(f"resuming at stage {state['stage'] + 1}, {state['passes_done']} passes into it")
+    return state
+
+
 def reproduce_iwae_torch(out, settings=TorchSettings(), quiet=False, stream=None):
     """Train the first ``settings.n_stages`` stages in PyTorch, evaluate after each (or the last
-    one only), and write ``out/iwae_torch.json``. Not resumable: a run of a few stages takes
-    minutes.
+    one only), and write ``out/iwae_torch.json``. The run is saved in ``out/checkpoint.pt``
+    after every pass; run again with the same settings to continue where it stopped (bit for
+    bit on the same machine; a larger ``n_stages`` extends a finished run).
 
     Returns
     -------
@@ -255,29 +328,35 @@ def reproduce_iwae_torch(out, settings=TorchSettings(), quiet=False, stream=None
     import torch
     stream = sys.stderr if stream is None else stream
     say = (lambda text: None) if quiet else (lambda text: print(text, file=stream, flush=True))
-    path = Path(out) / RESULTS
-    if path.exists():
-        raise ValueError(f"{path} exists; choose another --out or remove it")
+    directory = Path(out)
+    if (directory / RESULTS).exists() and not (directory / CHECKPOINT).exists():
+        raise ValueError(f"{directory / RESULTS} exists; choose another --out or remove it")
     torch.set_num_threads(settings.threads)
     X_train, X_test = mnist_split(settings)
-    dtype = getattr(torch, settings.dtype)
-    params = _torch_params(torch, settings, X_train)
-    opt_class = TheirAdam if "adam" in settings.choices else _PaperAdam
-    state = {"params": params, "data": torch.tensor(X_train, dtype=dtype),
-             "opt": opt_class(params.values(), lr=stages(1)[0].lr),
-             "gen": torch.Generator().manual_seed(settings.seed)}
-    X_test_bin = binarize_fixed(X_test).astype(settings.dtype)
+    directory.mkdir(parents=True, exist_ok=True)
+    with lock_run(directory):
+        state = _open_state(torch, directory, settings, X_train, say)
+        X_test_bin = binarize_fixed(X_test).astype(settings.dtype)
+        save = lambda: _save(torch, directory, state, settings)  # noqa: E731
+        for stage in stages(len(X_train), settings.n_stages)[state["stage"]:]:
+            _run_stage(torch, state, stage, settings, X_test_bin, say, save)
     result = {"experiment": "iwae_torch", "paper": PAPER, "torch": torch.__version__,
               "settings": {**asdict(settings), "choices": list(settings.choices)},
-              "choices": {c: THEIR_CHOICES[c] for c in settings.choices}, "stages": []}
-    seconds = 0.0
-    for stage in stages(len(X_train), settings.n_stages):
-        say(f"== stage {stage.index + 1}: {stage.passes:,} passes at lr {stage.lr:.3g}")
-        seconds += _train_stage(torch, state, stage, settings, say)
-        if settings.only_last and stage.index < settings.n_stages - 1:
-            continue
-        result["stages"].append(_record(state, stage, settings, X_test_bin, seconds))
-        say(format_record(result["stages"][-1]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomicfile.write_json(path, result)
+              "choices": {c: THEIR_CHOICES[c] for c in settings.choices},
+              "stages": [r for r in state["records"] if r["stage"] < settings.n_stages]}
+    atomicfile.write_json(directory / RESULTS, result)
     return result
+
+
+def _run_stage(torch, state, stage, settings, X_test_bin, say, save):
+    """Train what is left of ``stage``, evaluate it (unless ``only_last`` skips it) and move
+    the state on to the next stage."""
+    if state["passes_done"] < stage.passes:
+        say(f"== stage {stage.index + 1}: {stage.passes - state['passes_done']:,} passes at lr "
+            f"{stage.lr:.3g}")
+        _train_stage(torch, state, stage, settings, say, save)
+    if not settings.only_last or stage.index == settings.n_stages - 1:
+        state["records"].append(_record(state, stage, settings, X_test_bin, state["seconds"]))
+        say(format_record(state["records"][-1]))
+    state["stage"], state["passes_done"] = stage.index + 1, 0
+    save()
