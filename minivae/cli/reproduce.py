@@ -8,6 +8,7 @@ import dataclasses
 import time
 from pathlib import Path
 
+from ..experiments import iwae_torch
 from ..experiments.appendix import (APPENDIX_SAMPLES, SAMPLE_LATENTS, reproduce_manifold,
                                     reproduce_samples)
 from ..experiments.fig2 import (FAST_SAMPLES, FIG2, FIG2_ALGORITHMS, FULL_SAMPLES, format_summary,
@@ -20,9 +21,9 @@ from ..experiments.fullvb import FullVBSettings, fast_settings, format_fullvb, r
 from ..experiments.iwae import FAST as IWAE_FAST
 from ..experiments.iwae import IwaeSettings, reproduce_iwae
 from ..experiments.iwae_schedule import N_STAGES
-from ..experiments import iwae_torch
 from ..experiments.iwae_torch import FAST as TORCH_FAST
-from ..experiments.iwae_torch import THEIR_CHOICES, TorchSettings, format_record, reproduce_iwae_torch
+from ..experiments.iwae_torch import (THEIR_CHOICES, TorchSettings, format_record,
+                                      reproduce_iwae_torch)
 from ..experiments.stepsize import STEP_SIZES
 from ..training.progress import format_seconds
 from .argtypes import (UsageError, add_appendix_d_options, add_engine_option, count, positive_count,
