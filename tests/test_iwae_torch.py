@@ -70,14 +70,15 @@ def test_the_start_is_the_one_reproduce_iwae_draws():
 
 
 def test_their_adam_steps_with_the_moments_from_before_its_gradient():
+    """Their code ascends the bound with gradients g of the bound; ours gets -g, the loss's."""
     torch = pytest.importorskip("torch")
     p = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
     opt = TheirAdam([p], lr=0.1)
     g1, g2 = np.array([0.5, -1.0]), np.array([2.0, 3.0])
-    p.grad = torch.from_numpy(g1.copy())
+    p.grad = torch.from_numpy(-g1)
     opt.step()
     np.testing.assert_array_equal(p.detach().numpy(), [1.0, -2.0])  # m starts at 0
-    p.grad = torch.from_numpy(g2.copy())
+    p.grad = torch.from_numpy(-g2)
     opt.step()
     m = 0.01 * g1                      # beta1 = 0.99
     v = 0.999 * 1.0 + 0.001 * g1 ** 2  # v starts at ones

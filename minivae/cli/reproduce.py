@@ -132,8 +132,7 @@ def _iwae_torch(args):
     settings = dataclasses.replace(base, seed=args.seed, choices=tuple(args.their),
                                    only_last=args.only_last, **given)
     if not iwae_torch.available():
-        raise UsageError("PyTorch is not installed; pip install torch (it is an optional "
-                         "yardstick, not a dependency of minivae)")
+        raise UsageError(iwae_torch.NO_TORCH)
     result = reproduce_iwae_torch(args.out, settings, quiet=args.quiet)
     for record in result["stages"]:
         print(format_record(record))

@@ -33,9 +33,11 @@ from .iwae import ADAM, BATCH_SIZE, N_HIDDEN, N_LATENT, PAPER, evaluate_stage, m
 from .iwae_schedule import N_STAGES, stages
 
 __all__ = ["THEIR_CHOICES", "TorchSettings", "FAST", "available", "reproduce_iwae_torch",
-           "start_params", "torch_bound", "TheirAdam", "to_vae", "format_record", "RESULTS"]
+           "start_params", "torch_bound", "TheirAdam", "to_vae", "format_record", "RESULTS", "NO_TORCH"]
 
 RESULTS = "iwae_torch.json"
+NO_TORCH = ("PyTorch is not installed; pip install torch (it is an optional yardstick, not a "
+            "dependency of minivae)")
 
 THEIR_CHOICES = {
     "adam": "beta1 = 0.99; second moments start at ones; eps is added to sqrt(v), and the bias "
@@ -118,8 +120,9 @@ def torch_bound(params, x, eps, choices=()):
 
 
 class TheirAdam:
-    """The IWAE authors' code's Adam (``"adam"`` in :data:`THEIR_CHOICES`), ascending the bound
-    as theirs does: the step at time t uses m and v from before this step's gradient."""
+    """The IWAE authors' code's Adam (``"adam"`` in :data:`THEIR_CHOICES`) on the gradient of
+    the loss = -bound (theirs ascends the bound: the same steps, m negated); the step at time t
+    uses m and v from before this step's gradient."""
 
     def __init__(self, params, lr, beta1=0.99, beta2=0.999, epsilon=1e-4):
         import torch
@@ -133,7 +136,7 @@ class TheirAdam:
         alpha = (self.lr * (1 - self.beta2 ** self.t) ** 0.5 / (1 - self.beta1 ** self.t))
         with torch.no_grad():
             for p, m, v in zip(self.params, self.m, self.v):
-                p.add_(alpha * m / (v.sqrt() + self.epsilon))
+                p.sub_(alpha * m / (v.sqrt() + self.epsilon))
                 m.mul_(self.beta1).add_(p.grad, alpha=1 - self.beta1)
                 v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
         self.t += 1
@@ -208,8 +211,7 @@ def _check(settings):
     if not 1 <= settings.n_stages <= N_STAGES:
         raise ValueError(f"n_stages must be 1 to {N_STAGES}, got {settings.n_stages}")
     if not available():
-        raise RuntimeError("PyTorch is not installed; pip install torch (it is an optional "
-                           "yardstick, not a dependency of minivae)")
+        raise RuntimeError(NO_TORCH)
 
 
 def _minibatches(torch, N, generator, shuffle):
@@ -233,7 +235,7 @@ def _train_stage(torch, state, stage, settings, say, save):
             for p in params.values():
                 p.grad = None
             bound = torch_bound(params, x, eps, settings.choices)
-            (bound if isinstance(opt, TheirAdam) else -bound).backward()
+            (-bound).backward()
             opt.step()
         state["seconds"] += time.perf_counter() - start
         state["passes_done"] = done + 1
@@ -244,8 +246,9 @@ def _train_stage(torch, state, stage, settings, say, save):
             last_said = time.perf_counter()
 
 
-def _record(state, stage, settings, X_test_bin, seconds):
-    """The evaluation after ``stage``; ``seconds``: the training time from the start."""
+def _record(state, stage, settings, X_test_bin):
+    """The evaluation after ``stage``, with the training time from the start."""
+    seconds = state["seconds"]
     model = to_vae(state["params"], settings.choices)
     rng = np.random.default_rng([settings.seed, 3, stage.index])
     return {"stage": stage.index, "passes": stage.passes, "lr": stage.lr, "samples": stage.end,
@@ -333,7 +336,6 @@ def reproduce_iwae_torch(out, settings=TorchSettings(), quiet=False, stream=None
         raise ValueError(f"{directory / RESULTS} exists; choose another --out or remove it")
     torch.set_num_threads(settings.threads)
     X_train, X_test = mnist_split(settings)
-    directory.mkdir(parents=True, exist_ok=True)
     with lock_run(directory):
         state = _open_state(torch, directory, settings, X_train, say)
         X_test_bin = binarize_fixed(X_test).astype(settings.dtype)
@@ -356,7 +358,7 @@ def _run_stage(torch, state, stage, settings, X_test_bin, say, save):
             f"{stage.lr:.3g}")
         _train_stage(torch, state, stage, settings, say, save)
     if not settings.only_last or stage.index == settings.n_stages - 1:
-        state["records"].append(_record(state, stage, settings, X_test_bin, state["seconds"]))
+        state["records"].append(_record(state, stage, settings, X_test_bin))
         say(format_record(state["records"][-1]))
     state["stage"], state["passes_done"] = stage.index + 1, 0
     save()
