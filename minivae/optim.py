@@ -147,10 +147,7 @@ class Adam(_Optimizer):
     def step(self, theta, g, slots):
         """One step on the tensor ``theta``, in place."""
         c1, c2 = self.corrections(slots)
-        m, v = slots["m"], slots["v"]
-        m[...] = moment(m, g, self.beta1)
-        v[...] = moment(v, g * g, self.beta2)
-        theta[...] = adam_param(theta, m, v, self.lr, self.epsilon, c1, c2)
+        adam_step(theta, g, slots["m"], slots["v"], self.lr, self.beta1, self.beta2, self.epsilon, c1, c2)
 
 
 def make_optimizer(name="adagrad", **kwargs):
@@ -219,6 +216,15 @@ def flush_subnormal(x, tiny):
 def moment(m, g, beta):
     r"""Exponential moving average $\beta m + (1 - \beta) g$ (Adam's first and second moments)."""
     return beta * m + (1.0 - beta) * g
+
+
+def adam_step(theta, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2):
+    r"""One Adam step on one tensor, in place: the moments $m, v$ take in $g$ and $g^2$
+    (:func:`moment`), then $\theta$ steps with them (:func:`adam_param`). ``correction1`` and
+    ``correction2`` are $1 - \beta_1^t$ and $1 - \beta_2^t$ for this step's $t$."""
+    m[...] = moment(m, g, beta1)
+    v[...] = moment(v, g * g, beta2)
+    theta[...] = adam_param(theta, m, v, lr, epsilon, correction1, correction2)
 
 
 def adam_param(p, m, v, lr, epsilon, correction1, correction2):

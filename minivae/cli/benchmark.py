@@ -193,6 +193,18 @@ def _load():
         return None
 
 
+def _load_line(result):
+    """The load average at the end of a measurement, as a list of 0 or 1 line."""
+    load = result.get("load_average")
+    return ["load average at the end: " + ", ".join(f"{v:.2f}" for v in load)] if load else []
+
+
+def _machine(result):
+    """Where a taking-turns measurement ran: threads, CPU, BLAS and NumPy."""
+    return (f"{result['threads']} BLAS thread(s); CPU {result['cpu']}; BLAS {result['blas']}; "
+            f"numpy {result['numpy']}")
+
+
 def format_row(row):
     """One table line: examples/s per backend, PyTorch and the ratio of the faster backend to it."""
     cells = [f"{row['batch']:>5}", f"{row['dtype']:>7}"]
@@ -220,8 +232,7 @@ def format_table(result):
     lines.append(result["kernels"])
     lines.append(f"Numba: first compile {result['compile_seconds']:.1f} s, start-up from the disk "
                  f"cache {result['cached_startup_seconds']:.1f} s (each including import)")
-    if result.get("load_average"):
-        lines.append("load average at the end: " + ", ".join(f"{v:.2f}" for v in result["load_average"]))
+    lines += _load_line(result)
     return "\n".join(lines)
 
 
@@ -429,8 +440,7 @@ def wakesleep_rates(X, dtypes=("float64", "float32"), batch_size=100, steps=300,
 def format_wakesleep(result):
     """:func:`wakesleep_rates`' report as text."""
     lines = [f"minivae bench --wakesleep: 784-500-20 Bernoulli VAE, MNIST, batch {result['batch']}, "
-             f"numba backend; {result['threads']} BLAS thread(s); CPU {result['cpu']}; BLAS "
-             f"{result['blas']}; numpy {result['numpy']}",
+             f"numba backend; {_machine(result)}",
              "  dtype  AEVB fused/s  WS reference/s  WS fused/s  WS fused/AEVB  WS fused/reference"]
     for row in result["rows"]:
         lines.append(f"{row['dtype']:>7}  {row['aevb']:>12,.0f}  {row['wakesleep reference']:>14,.0f}  "
@@ -440,8 +450,7 @@ def format_wakesleep(result):
                  f"round(s) of {result['steps']} timed steps per contestant, ratios the medians of "
                  "the per-round ratios")
     lines.append(result["kernels"])
-    if result.get("load_average"):
-        lines.append("load average at the end: " + ", ".join(f"{v:.2f}" for v in result["load_average"]))
+    lines += _load_line(result)
     return "\n".join(lines)
 
 
@@ -460,8 +469,7 @@ def engine_rates(X, dtypes=("float64", "float32"), batch_size=100, steps=100, wa
 def format_engines(result):
     """:func:`engine_rates`' report as text."""
     lines = [f"minivae bench --engines: AEVB, 784-500-20 Bernoulli VAE, MNIST, batch "
-             f"{result['batch']}; {result['threads']} BLAS thread(s); CPU {result['cpu']}; BLAS "
-             f"{result['blas']}; numpy {result['numpy']}",
+             f"{result['batch']}; {_machine(result)}",
              "  dtype  fused/s  reference/s  fused/reference"]
     for row in result["rows"]:
         lines.append(f"{row['dtype']:>7}  {row['fused']:>7,.0f}  {row['reference']:>11,.0f}  "
@@ -469,8 +477,7 @@ def format_engines(result):
     lines.append(f"examples per second, each cell the median of {result['rounds']} round(s) of "
                  f"{result['steps']} timed steps per engine")
     lines.append(result["kernels"])
-    if result.get("load_average"):
-        lines.append("load average at the end: " + ", ".join(f"{v:.2f}" for v in result["load_average"]))
+    lines += _load_line(result)
     return "\n".join(lines)
 
 

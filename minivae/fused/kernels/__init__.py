@@ -19,7 +19,7 @@ a compiled bias + tanh 30x and the Bernoulli kernel 4-7x slower than NumPy (docs
 import numpy as np
 
 from ...datasets.binarize import binarize_rows
-from ...optim import adagrad_step
+from ...optim import adagrad_step, adam_step
 from ..backend import get_backend
 from . import blas, diskcache, loops, threads, vecmath
 from . import scalar as S
@@ -157,10 +157,7 @@ def adam(p, g, m, v, lr, beta1, beta2, epsilon, correction1, correction2, decay)
         t = p.dtype.type
         return threads.run(loops.adam, (p, g, m, v, t(lr), t(beta1), t(beta2), t(epsilon),
                                         t(correction1), t(correction2), t(decay)), p.size, 1)
-    g = g + decay * p if decay else g
-    m[...] = S.moment(m, g, beta1)
-    v[...] = S.moment(v, g * g, beta2)
-    p[...] = S.adam_param(p, m, v, lr, epsilon, correction1, correction2)
+    adam_step(p, g + decay * p if decay else g, m, v, lr, beta1, beta2, epsilon, correction1, correction2)
 
 
 def sgd(p, g, lr, decay):
