@@ -14,8 +14,9 @@ from minivae.training import checkpoint
 from minivae.cli.commands import build_parser, main
 from minivae.experiments.fig2 import default_pilot_samples, summarize
 from minivae.experiments.manifold import latent_grid
-from minivae.experiments import appendix, fig2
+from minivae.experiments import appendix, fig2, runs
 from minivae.experiments.runs import RunSpec, load_data, train_run
+from minivae.experiments.spec import open_trainer
 from minivae.experiments.schedule import log_schedule
 from minivae.training.runlock import RunLocked, lock_run
 from minivae.experiments.stepsize import choose_step_size
@@ -130,6 +131,46 @@ def test_a_run_saved_before_checkpoints_recorded_the_algorithm_resumes_as_its_ow
     drop = lambda h: [{k: v for k, v in r.items() if k != "wall_time"} for r in h]  # noqa: E731
     assert drop(runs["old"].history) == drop(runs["new"].history)
     assert checkpoint.read_meta(spec.directory(tmp_path / "old"))["algorithm"] == "wakesleep"
+
+
+@pytest.mark.parametrize("algorithm", ["aevb", "wakesleep"])
+def test_a_run_saves_between_its_evaluations_and_resumes_from_there_bit_for_bit(
+        algorithm, tmp_path, mnist, monkeypatch):
+    """Late in a long run the log-spaced points lie millions of samples apart: a checkpoint every
+    ``CHECKPOINT_EVERY`` samples keeps what a stopped session trained. Stopped after the save at
+    1200 samples (between the points 1000 and 1600), the run resumes there and ends as a run
+    that saved only at its points."""
+    spec = RunSpec("mnist", 2, 8, algorithm, 0.02, eval_train_size=200)
+    straight = train_run(spec, tmp_path / "straight", 2000, mnist, quiet=True)
+    cls = type(open_trainer(spec, tmp_path / "probe", mnist.X_train, mnist.X_test, []))
+    original = cls.step
+
+    def stopped(self):
+        if self.samples == 1400:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(runs, "CHECKPOINT_EVERY", 300)
+    monkeypatch.setattr(cls, "step", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(spec, tmp_path / "stopped", 2000, mnist, quiet=True)
+    directory = spec.directory(tmp_path / "stopped")
+    assert checkpoint.read_meta(directory)["trainer"]["samples"] == 1200
+    monkeypatch.setattr(cls, "step", original)
+    resumed = train_run(spec, tmp_path / "stopped", 2000, mnist, quiet=True)
+    drop = lambda h: [{k: v for k, v in r.items() if k != "wall_time"} for r in h]  # noqa: E731
+    assert [r["samples"] for r in resumed.history] == [0, 1000, 1600, 2000]
+    assert drop(resumed.history) == drop(straight.history)
+    ends = [np.load(spec.directory(tmp_path / root) / "checkpoint.npz") for root in ("straight", "stopped")]
+    floats = [k for k in ends[0].files if ends[0][k].dtype.kind == "f"]
+    assert floats and all(np.array_equal(ends[0][k], ends[1][k]) for k in floats)
+
+
+def test_checkpoints_between_points_fall_on_multiples_of_the_interval():
+    assert runs._stops(0, 1000, 300) == [300, 600, 900, 1000]
+    assert runs._stops(600, 1600, 300) == [900, 1200, 1500, 1600]
+    assert runs._stops(1000, 1100, 300) == [1100]
+    assert runs._stops(1200, 1500, 300) == [1500]
 
 
 def test_a_run_directory_in_use_is_refused(tmp_path, mnist):

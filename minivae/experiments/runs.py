@@ -3,9 +3,10 @@
 A run (:class:`~minivae.experiments.spec.RunSpec`) trains one :class:`~minivae.VAE` with one
 update rule (AEVB or wake-sleep) and one Adagrad step size, with the paper's settings
 (:func:`~minivae.experiments.spec.new_trainer`), and evaluates the train and test bound at the
-log-spaced points of :func:`~minivae.experiments.schedule.log_schedule`. After every evaluation it
-writes ``checkpoint.npz`` (:mod:`minivae.training.checkpoint`, no pickle) and ``history.json``, so an
-interrupted run continues exactly where it stopped, and a run that already reached its budget is
+log-spaced points of :func:`~minivae.experiments.schedule.log_schedule`. After every evaluation,
+and every :data:`CHECKPOINT_EVERY` samples between them, it writes ``checkpoint.npz``
+(:mod:`minivae.training.checkpoint`, no pickle) and ``history.json``, so an interrupted run
+continues bit for bit from its last checkpoint, and a run that already reached its budget is
 not trained again. A run whose loss becomes non-finite writes
 ``status.json`` and counts as finished (re-running it would diverge the same way).
 
@@ -97,12 +98,25 @@ def _write_divergence(trainer, directory, elapsed, message):
     atomicfile.write_json(directory / "status.json", record)
 
 
+CHECKPOINT_EVERY = 1_000_000
+"""Training samples between two checkpoints of a run, whether or not it evaluates there."""
+
+
+def _stops(samples, target, every):
+    """Where to save on the way from ``samples`` to ``target``: every multiple of ``every``, then
+    ``target``."""
+    return list(range((samples // every + 1) * every, target, every)) + [target]
+
+
 def _train_through(trainer, spec, directory, points, elapsed):
-    """Evaluate and save at every point of ``points``; return the seconds spent (all resumes)."""
+    """Evaluate and save at every point of ``points``, and save every :data:`CHECKPOINT_EVERY`
+    samples between them (the log-spaced points lie millions of samples apart late in a long
+    run); return the seconds spent (all resumes)."""
     for target in points:
-        trainer.run(target, eval_every=target)
-        spent = elapsed()
-        _save(trainer, spec, directory, spent)
+        for stop in _stops(trainer.samples, target, CHECKPOINT_EVERY):
+            trainer.run(stop, eval_every=target, evaluate_at_end=stop == target)
+            spent = elapsed()
+            _save(trainer, spec, directory, spent)
     return spent
 
 

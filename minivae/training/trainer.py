@@ -371,7 +371,7 @@ class Trainer:
             c.on_eval(self, record)
         return record
 
-    def run(self, samples, eval_every=None):
+    def run(self, samples, eval_every=None, evaluate_at_end=True):
         """Train until ``samples`` training samples have been seen in total (across resumes).
 
         Parameters
@@ -379,7 +379,8 @@ class Trainer:
         samples : int, the total budget of training samples (paper's Fig. 2 x-axis); a float
             equal to a whole number (``2e5``) is accepted, ``1.7`` is refused
         eval_every : int, evaluate after every this many samples (default: a twentieth of the
-            budget); there is always an evaluation at the start and at the end.
+            budget); there is always an evaluation at the start, and at the end unless
+            ``evaluate_at_end`` is false (to save a checkpoint between evaluations).
 
         Returns
         -------
@@ -401,7 +402,7 @@ class Trainer:
             if self.samples >= next_eval:
                 self.evaluate()
                 next_eval = (self.samples // eval_every + 1) * eval_every
-        if self.history[-1].samples != self.samples:
+        if evaluate_at_end and self.history[-1].samples != self.samples:
             self.evaluate()
         for c in self.callbacks:
             c.on_end(self)
