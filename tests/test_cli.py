@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from minivae.datasets import binarize_fixed, load_mnist
+from minivae.experiments.active_units import latent_activity
 from minivae.training import checkpoint
 from minivae.cli.commands import build_parser, main
 
@@ -66,6 +68,12 @@ def test_evaluate_and_sample(tmp_path, capsys):
     assert result["n_train"] == 60000 and result["n_test"] == 10000
     assert result["binarization"] == "fixed"
     assert -784 * np.log(2) - 50 < result["test_bound"] < 0
+    model = checkpoint.load(tmp_path / "run").model
+    activity = latent_activity(model, binarize_fixed(load_mnist("test")[0]))
+    assert result["n_latent"] == model.n_latent
+    assert result["active_units"] == np.sum(activity > 0.01)
+    assert main(["evaluate", str(tmp_path / "run")]) == 0
+    assert f"active latent units: {result['active_units']} of {model.n_latent}" in capsys.readouterr().out
     assert main(["sample", str(tmp_path / "run"), "--n", "12", "--cols", "4"]) == 0
     assert (tmp_path / "run" / "samples.png").stat().st_size > 0
 

@@ -24,6 +24,7 @@ from ..baselines.wakesleep import WakeSleepTrainer  # noqa: F401  (defines the "
 from ..datasets import binarize_fixed
 from ..decoder import decoder_names, get_decoder
 from ..estimators import ESTIMATORS
+from ..experiments.active_units import ACTIVE_THRESHOLD, count_active, latent_activity
 from ..experiments.plotting import plot_history, save_image_grid
 from ..experiments.presets import PRESETS, get_preset
 from ..latent import LATENT_FAMILIES
@@ -462,6 +463,9 @@ def _evaluate(args):
         if args.marginal:
             result[f"{split}_marginal"] = _marginal(args, ckpt.model, X, rng, split)
     result["encoder_trained"] = not mcem
+    if not mcem:
+        result["active_units"] = count_active(latent_activity(ckpt.model, sets["test"]))
+        result["n_latent"] = ckpt.model.n_latent
     if args.json:
         print(atomicfile.dumps(result, "the evaluation"))
         return 0
@@ -477,6 +481,10 @@ def _evaluate(args):
             error = f" +- {m['mc_stderr']:.3f}" if "mc_stderr" in m else ""
             print(f"{split:5s} log p(x) per datapoint: {m['log_px']:.3f}{error} nats ({m['method']}); "
                   f"gap to the bound {m['log_px'] - result[f'{split}_bound']:.3f}")
+    if not mcem:
+        print(f"active latent units: {result['active_units']} of {result['n_latent']} (the variance "
+              f"of q(z|x)'s mean over the test images above {ACTIVE_THRESHOLD:g}, as Burda et al. "
+              f"2016 count them)")
     return 0
 
 
@@ -714,7 +722,10 @@ binarization); with --marginal, also the marginal likelihood log p(x) of the gen
        on fresh samples; defaults are the paper's protocol (App. E): the first 1000 images of
        each set, 50 posterior samples, 4 leapfrog steps. Works for every model, MCEM's too.
   is   importance sampling with q(z|x) as the proposal (the IWAE bound), k samples per image;
-       needs a trained encoder (AEVB or wake-sleep). Defaults to all images."""))
+       needs a trained encoder (AEVB or wake-sleep). Defaults to all images.
+
+It also counts the active latent units (Burda et al. 2016): those whose q(z|x) mean varies over
+the test images with a variance above 0.01 (not for MCEM, whose encoder is untrained)."""))
 
     _add_sample_options(sub.add_parser(
         "sample", help="PNG grid of samples from a trained model's generative model",
