@@ -10,6 +10,8 @@ import pytest
 from scipy.stats import norm
 
 import minivae
+from minivae.datasets import binarize_fixed
+from minivae.experiments.active_units import latent_activity
 from minivae.training import checkpoint
 from minivae.cli.commands import build_parser, main
 from minivae.experiments.fig2 import default_pilot_samples, summarize
@@ -200,11 +202,16 @@ def test_fig2_writes_csv_json_png_for_both_algorithms(tmp_path, capsys):
         bounds = [r[k] for r in run["history"] for k in ("train_bound", "test_bound")]
         assert np.all(np.isfinite(bounds)) and max(bounds) < 0
         assert run["history"][-1]["train_bound"] > run["history"][0]["train_bound"]
+        model = checkpoint.load(tmp_path / f"mnist/J{run['n_latent']}/{run['algorithm']}/lr{run['lr']:g}").model
+        activity = latent_activity(model, binarize_fixed(load_data("mnist").X_test[:500]))
+        assert run["active_units"] == np.sum(activity > 0.01)
+    assert {row["aevb"]["active_units"] for row in result["summary"]} <= {0, 1, 2, 3}
     with open(tmp_path / "fig2_mnist.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == sum(len(r["history"]) for r in result["runs"])
     assert (tmp_path / "fig2_mnist.png").stat().st_size > 10_000
-    assert "AEVB above WS" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "AEVB above WS" in out and f"{result['runs'][0]['active_units']}/2 active" in out
 
 
 def test_fig2_does_not_retrain_finished_runs(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ the budget and record the train and test bound per datapoint (estimator B) at lo
 numbers of training samples seen. Everything is resumable; finished runs are read, not retrained.
 
 Outputs in ``OUT``: ``fig2_<dataset>.csv`` (one row per evaluation), ``fig2_<dataset>.json``
-(settings, step-size pilots, histories, summary, wall times) and ``fig2_<dataset>.png`` (one panel
+(settings, step-size pilots, histories, the final model's active latent units, summary, wall
+times) and ``fig2_<dataset>.png`` (one panel
 per latent size, as the paper lays it out).
 """
 import csv
@@ -17,8 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
-from ..training import atomicfile
+from ..datasets import binarize_fixed
+from ..training import atomicfile, checkpoint
 from ..training.progress import format_seconds
+from .active_units import count_active, latent_activity
 from .fig2_plot import plot_fig2
 from .runs import BATCH_SIZE, RunSpec, load_data, train_run
 from .schedule import round_to_batches
@@ -82,7 +85,8 @@ def summarize(runs):
         for algo, run in by_algo.items():
             last = run["history"][-1] if run["history"] else {}
             row[algo] = {"lr": run["lr"], "samples": last.get("samples"), "status": run["status"],
-                         "train_bound": last.get("train_bound"), "test_bound": last.get("test_bound")}
+                         "train_bound": last.get("train_bound"), "test_bound": last.get("test_bound"),
+                         "active_units": run.get("active_units")}
         if set(FIG2_ALGORITHMS) <= by_algo.keys():
             for key in ("train_bound", "test_bound"):
                 above, n = _compare(by_algo["aevb"]["history"], by_algo["wakesleep"]["history"], key)
@@ -103,6 +107,13 @@ def _write_csv(runs, path):
                                  round(r["wall_time"], 3)])
 
 
+def _active_units(spec, out, data):
+    """The active latent units of a run's last checkpoint, on the test set as it is evaluated."""
+    ckpt = checkpoint.load(spec.directory(out))
+    X = data.X_test if ckpt.trainer["config"]["binarization"] == "none" else binarize_fixed(data.X_test)
+    return count_active(latent_activity(ckpt.model, X))
+
+
 def _run_one(spec, out, samples, pilot_samples, step_sizes, data, quiet, stream):
     """Choose the step size of ``spec`` and train the chosen run to ``samples``; a JSON-ready dict."""
     entry = {"dataset": spec.dataset, "n_latent": spec.n_latent, "algorithm": spec.algorithm}
@@ -112,13 +123,15 @@ def _run_one(spec, out, samples, pilot_samples, step_sizes, data, quiet, stream)
         return {**entry, "lr": None, "status": "diverged", "message": str(exc), "samples": 0,
                 "train_time": 0.0, "elapsed": 0.0, "pilot_elapsed": None, "step_size_pilot": None,
                 "history": []}
-    result = train_run(replace(spec, lr=choice.chosen), out, samples, data, quiet, stream)
+    chosen = replace(spec, lr=choice.chosen)
+    result = train_run(chosen, out, samples, data, quiet, stream)
     losers = [train_run(replace(spec, lr=float(lr)), out, pilot_samples, data, quiet, stream)
               for lr in step_sizes if float(lr) != choice.chosen]  # finished: read from disk
     return {**entry, "lr": choice.chosen, "status": result.status, "message": result.message,
             "samples": result.samples, "train_time": result.train_time, "elapsed": result.elapsed,
             "pilot_elapsed": sum(r.elapsed for r in losers),
-            "step_size_pilot": choice.to_dict(), "history": _within(result.history, samples)}
+            "step_size_pilot": choice.to_dict(), "history": _within(result.history, samples),
+            "active_units": _active_units(chosen, out, data) if result.status == "done" else None}
 
 
 def reproduce_fig2(dataset, out="runs/fig2", samples=FULL_SAMPLES, latents=None, n_hidden=None,
@@ -205,7 +218,8 @@ def format_summary(result):
             if algo in row:
                 r = row[algo]
                 bounds = ("diverged" if r["train_bound"] is None else
-                          f"train {r['train_bound']:8.2f} test {r['test_bound']:8.2f}")
+                          f"train {r['train_bound']:8.2f} test {r['test_bound']:8.2f}, "
+                          f"{r['active_units']}/{row['n_latent']} active")
                 parts.append(f"{algo} (lr {r['lr']}) {bounds}")
         if "aevb_above_wakesleep_train" in row:
             parts.append(f"AEVB above WS at {row['aevb_above_wakesleep_train']} (train), "
