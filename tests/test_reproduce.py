@@ -224,6 +224,20 @@ def test_fig2_does_not_retrain_finished_runs(tmp_path, monkeypatch):
     assert after["runs"] == before["runs"]
 
 
+def test_fig2_gives_no_active_units_for_a_model_trained_past_the_budget(tmp_path, capsys):
+    """Read at a smaller budget, a run's bounds stop there but its checkpoint does not: its active
+    units would describe another model, so there are none."""
+    _fig2(tmp_path)
+    capsys.readouterr()
+    assert main(["reproduce", "fig2", "--latents", "2", "--samples", "1000", "--pilot-samples",
+                 "1000", "--out", str(tmp_path), *TINY]) == 0
+    result = json.loads((tmp_path / "fig2_mnist.json").read_text())
+    assert [r["active_units"] for r in result["runs"]] == [None, None]
+    assert [r["history"][-1]["samples"] for r in result["runs"]] == [1000, 1000]
+    out = capsys.readouterr().out
+    assert "AEVB above WS" in out and " active" not in out
+
+
 def test_fig2_on_frey_face_uses_the_gaussian_decoder(tmp_path):
     assert main(["reproduce", "fig2", "--dataset", "frey", "--latents", "2", "--samples", "1000",
                  "--pilot-samples", "500", "--step-sizes", "0.02", "0.1", "--out", str(tmp_path),

@@ -9,8 +9,7 @@ numbers of training samples seen. Everything is resumable; finished runs are rea
 
 Outputs in ``OUT``: ``fig2_<dataset>.csv`` (one row per evaluation), ``fig2_<dataset>.json``
 (settings, step-size pilots, histories, the final model's active latent units, summary, wall
-times) and ``fig2_<dataset>.png`` (one panel
-per latent size, as the paper lays it out).
+times) and ``fig2_<dataset>.png`` (one panel per latent size, as the paper lays it out).
 """
 import csv
 import sys
@@ -107,10 +106,15 @@ def _write_csv(runs, path):
                                  round(r["wall_time"], 3)])
 
 
-def _active_units(spec, out, data):
-    """The active latent units of a run's last checkpoint, on the test set as it is evaluated."""
+def _active_units(spec, out, data, samples):
+    """The active latent units of a run's checkpoint, on the test set as it is evaluated; ``None``
+    unless the checkpoint is at ``samples`` (a run trained further in the same directory)."""
     ckpt = checkpoint.load(spec.directory(out))
-    X = data.X_test if ckpt.trainer["config"]["binarization"] == "none" else binarize_fixed(data.X_test)
+    if ckpt.trainer["samples"] != samples:
+        return None
+    X = data.X_test
+    if ckpt.trainer["config"]["binarization"] != "none":
+        X = binarize_fixed(X)
     return count_active(latent_activity(ckpt.model, X))
 
 
@@ -127,11 +131,12 @@ def _run_one(spec, out, samples, pilot_samples, step_sizes, data, quiet, stream)
     result = train_run(chosen, out, samples, data, quiet, stream)
     losers = [train_run(replace(spec, lr=float(lr)), out, pilot_samples, data, quiet, stream)
               for lr in step_sizes if float(lr) != choice.chosen]  # finished: read from disk
+    done = result.status == "done"
     return {**entry, "lr": choice.chosen, "status": result.status, "message": result.message,
             "samples": result.samples, "train_time": result.train_time, "elapsed": result.elapsed,
             "pilot_elapsed": sum(r.elapsed for r in losers),
             "step_size_pilot": choice.to_dict(), "history": _within(result.history, samples),
-            "active_units": _active_units(chosen, out, data) if result.status == "done" else None}
+            "active_units": _active_units(chosen, out, data, samples) if done else None}
 
 
 def reproduce_fig2(dataset, out="runs/fig2", samples=FULL_SAMPLES, latents=None, n_hidden=None,
@@ -218,8 +223,9 @@ def format_summary(result):
             if algo in row:
                 r = row[algo]
                 bounds = ("diverged" if r["train_bound"] is None else
-                          f"train {r['train_bound']:8.2f} test {r['test_bound']:8.2f}, "
-                          f"{r['active_units']}/{row['n_latent']} active")
+                          f"train {r['train_bound']:8.2f} test {r['test_bound']:8.2f}")
+                if r["active_units"] is not None:
+                    bounds += f", {r['active_units']}/{row['n_latent']} active"
                 parts.append(f"{algo} (lr {r['lr']}) {bounds}")
         if "aevb_above_wakesleep_train" in row:
             parts.append(f"AEVB above WS at {row['aevb_above_wakesleep_train']} (train), "
