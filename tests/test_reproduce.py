@@ -192,6 +192,7 @@ def _fig2(out, dataset="mnist", *extra):
 def test_fig2_writes_csv_json_png_for_both_algorithms(tmp_path, capsys):
     assert _fig2(tmp_path) == 0
     result = json.loads((tmp_path / "fig2_mnist.json").read_text())
+    X_test = binarize_fixed(load_data("mnist").X_test[:500])
     assert {(r["n_latent"], r["algorithm"]) for r in result["runs"]} == \
         {(J, a) for J in (2, 3) for a in ("aevb", "wakesleep")}
     for run in result["runs"]:
@@ -203,7 +204,7 @@ def test_fig2_writes_csv_json_png_for_both_algorithms(tmp_path, capsys):
         assert np.all(np.isfinite(bounds)) and max(bounds) < 0
         assert run["history"][-1]["train_bound"] > run["history"][0]["train_bound"]
         model = checkpoint.load(tmp_path / f"mnist/J{run['n_latent']}/{run['algorithm']}/lr{run['lr']:g}").model
-        activity = latent_activity(model, binarize_fixed(load_data("mnist").X_test[:500]))
+        activity = latent_activity(model, X_test)
         assert run["active_units"] == np.sum(activity > 0.01)
     assert {row["aevb"]["active_units"] for row in result["summary"]} <= {0, 1, 2, 3}
     with open(tmp_path / "fig2_mnist.csv") as f:

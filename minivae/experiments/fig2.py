@@ -106,12 +106,9 @@ def _write_csv(runs, path):
                                  round(r["wall_time"], 3)])
 
 
-def _active_units(spec, out, data, samples):
-    """The active latent units of a run's checkpoint, on the test set as it is evaluated; ``None``
-    unless the checkpoint is at ``samples`` (a run trained further in the same directory)."""
+def _active_units(spec, out, data):
+    """The active latent units of a run's checkpoint, on the test set as it is evaluated."""
     ckpt = checkpoint.load(spec.directory(out))
-    if ckpt.trainer["samples"] != samples:
-        return None
     X = data.X_test
     if ckpt.trainer["config"]["binarization"] != "none":
         X = binarize_fixed(X)
@@ -131,12 +128,13 @@ def _run_one(spec, out, samples, pilot_samples, step_sizes, data, quiet, stream)
     result = train_run(chosen, out, samples, data, quiet, stream)
     losers = [train_run(replace(spec, lr=float(lr)), out, pilot_samples, data, quiet, stream)
               for lr in step_sizes if float(lr) != choice.chosen]  # finished: read from disk
-    done = result.status == "done"
+    # a run trained past the budget in the same directory: its checkpoint is another model
+    at_budget = result.status == "done" and result.samples == samples
     return {**entry, "lr": choice.chosen, "status": result.status, "message": result.message,
             "samples": result.samples, "train_time": result.train_time, "elapsed": result.elapsed,
             "pilot_elapsed": sum(r.elapsed for r in losers),
             "step_size_pilot": choice.to_dict(), "history": _within(result.history, samples),
-            "active_units": _active_units(chosen, out, data, samples) if done else None}
+            "active_units": _active_units(chosen, out, data) if at_budget else None}
 
 
 def reproduce_fig2(dataset, out="runs/fig2", samples=FULL_SAMPLES, latents=None, n_hidden=None,
