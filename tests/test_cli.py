@@ -15,14 +15,10 @@ from minivae.experiments.active_units import latent_activity
 from minivae.training import checkpoint
 from minivae.cli.commands import build_parser, main
 
+from cli_errors import one_line, refused
+
 REPO = Path(__file__).resolve().parents[1]
 FREY = ["--dataset", "frey", "--n-hidden", "20", "--n-latent", "2"]
-
-
-def _one_line(err):
-    """The single line an error prints; no traceback."""
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    return err.strip()
 
 
 def _train(out, *extra):
@@ -57,7 +53,7 @@ def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
     _train(tmp_path / "run")
     capsys.readouterr()
     assert _train(tmp_path / "run") == 2
-    assert f"--resume {tmp_path / 'run'}" in _one_line(capsys.readouterr().err)
+    assert f"--resume {tmp_path / 'run'}" in one_line(capsys.readouterr().err)
 
 
 def test_evaluate_and_sample(tmp_path, capsys):
@@ -137,17 +133,6 @@ def frey_run(tmp_path_factory):
     return out
 
 
-def _refused(argv, capsys):
-    """Run ``minivae *argv``; assert a usage error (status 2) of one line, and return that line."""
-    capsys.readouterr()
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    assert status == 2
-    return _one_line(capsys.readouterr().err)
-
-
 @pytest.mark.parametrize("argv,named", [
     (["train", "--lr", "0"], "--lr"), (["train", "--lr", "inf"], "--lr"),
     (["train", "--n-latent", "0"], "--n-latent"), (["train", "--n-hidden", "0"], "--n-hidden"),
@@ -167,7 +152,7 @@ def test_invalid_values_are_refused_naming_the_argument(argv, named, frey_run, t
     argv = [str(frey_run) if a == "RUN" else a for a in argv]
     if argv[0] == "train" and "--resume" not in argv:  # a cheap run, if the value were accepted
         argv = ["train", "--dataset", "frey", "--samples", "0", *argv[1:], "--out", str(tmp_path / "new")]
-    assert f"argument {named}" in _refused(argv, capsys)
+    assert f"argument {named}" in refused(argv, capsys)
     assert not (tmp_path / "new").exists()
 
 
@@ -179,8 +164,8 @@ def test_invalid_values_are_refused_naming_the_argument(argv, named, frey_run, t
     (["--binarization", "dynamic"], "--binarization dynamic applies to a decoder of binary data"),
 ])
 def test_train_refuses_settings_it_would_change(argv, message, tmp_path, capsys):
-    assert message in _refused(["train", *FREY, "--samples", "2000", "--out", str(tmp_path / "r"),
-                                *argv], capsys)
+    assert message in refused(["train", *FREY, "--samples", "2000", "--out", str(tmp_path / "r"),
+                               *argv], capsys)
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -191,29 +176,29 @@ def test_train_refuses_settings_it_would_change(argv, message, tmp_path, capsys)
 def test_reproduce_refuses_settings_it_would_change(argv, message, tmp_path, capsys):
     cheap = {"fig2": ["--dataset", "frey", "--latents", "2", "--algorithms", "aevb"],
              "fig3": ["--train-sizes", "100", "--algorithms", "aevb", "--eval-size", "5"]}
-    assert message in _refused(["reproduce", *argv, *cheap[argv[0]], "--n-hidden", "5",
-                                "--quiet", "--out", str(tmp_path / "r")], capsys)
+    assert message in refused(["reproduce", *argv, *cheap[argv[0]], "--n-hidden", "5",
+                               "--quiet", "--out", str(tmp_path / "r")], capsys)
 
 
 def test_out_naming_a_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "f").write_text("")
-    assert "--out" in _refused(["train", *FREY, "--samples", "100", "--out", str(tmp_path / "f")],
-                               capsys)
-    assert "--out" in _refused(["train", *FREY], capsys)  # --out (or --resume) is required
+    assert "--out" in refused(["train", *FREY, "--samples", "100", "--out", str(tmp_path / "f")],
+                              capsys)
+    assert "--out" in refused(["train", *FREY], capsys)  # --out (or --resume) is required
 
 
 def test_resume_refuses_every_setting_it_cannot_honour(frey_run, capsys):
-    line = _refused(["train", "--resume", str(frey_run), "--batch-size", "50", "--n-latent", "3",
-                     "--dtype", "float32", "--optimizer", "sgd", "--L", "2", "--estimator", "A",
-                     "--no-weight-prior", "--seed", "7", "--n-hidden", "30", "--dataset", "mnist",
-                     "--activation", "relu", "--eval-train-size", "100", "--decoder", "bernoulli"],
-                    capsys)
+    line = refused(["train", "--resume", str(frey_run), "--batch-size", "50", "--n-latent", "3",
+                    "--dtype", "float32", "--optimizer", "sgd", "--L", "2", "--estimator", "A",
+                    "--no-weight-prior", "--seed", "7", "--n-hidden", "30", "--dataset", "mnist",
+                    "--activation", "relu", "--eval-train-size", "100", "--decoder", "bernoulli"],
+                   capsys)
     for flag in ("--batch-size 50", "--n-latent 3", "--dtype float32", "--optimizer sgd", "--L 2",
                  "--estimator A", "--no-weight-prior", "--seed 7", "--n-hidden 30",
                  "--dataset mnist", "--activation relu", "--eval-train-size 100",
                  "--decoder bernoulli"):
         assert flag in line
-    assert "--samples 500 is less than" in _refused(
+    assert "--samples 500 is less than" in refused(
         ["train", "--resume", str(frey_run), "--samples", "500"], capsys)
 
 
@@ -272,7 +257,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, monkeypatch, c
     monkeypatch.setattr(Trainer, "step", step_then_interrupt)
     capsys.readouterr()
     assert main(["train", *args, "--out", str(tmp_path / "parts")]) == 130
-    err = _one_line(capsys.readouterr().err)
+    err = one_line(capsys.readouterr().err)
     assert "interrupted at 500 of 1,400 samples" in err and "holds the run at 500 samples" in err
     assert err.endswith(f"minivae train --resume {tmp_path / 'parts'}")
     assert checkpoint.load(tmp_path / "parts").trainer["samples"] == 500
@@ -311,7 +296,7 @@ def test_damaged_checkpoints_fail_in_one_line_naming_the_run(frey_run, tmp_path,
         for argv in (["evaluate", str(run)], ["sample", str(run)], ["train", "--resume", str(run)]):
             capsys.readouterr()
             assert main(argv) == 1
-            assert str(run) in _one_line(capsys.readouterr().err)
+            assert str(run) in one_line(capsys.readouterr().err)
 
 
 def test_an_unwritable_run_directory_fails_in_one_line_naming_it(tmp_path, monkeypatch, capsys):
@@ -320,7 +305,7 @@ def test_an_unwritable_run_directory_fails_in_one_line_naming_it(tmp_path, monke
 
     monkeypatch.setattr(checkpoint, "save", refuse)
     assert main(["train", *FREY, "--samples", "200", "--out", str(tmp_path / "r"), "--quiet"]) == 1
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     assert f"{tmp_path / 'r' / 'checkpoint.npz.tmp'}: Permission denied" in line
 
 
@@ -328,7 +313,7 @@ def test_divergence_fails_in_one_line_with_the_resume_command(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["train", *FREY, "--samples", "2000", "--lr", "1e3", "--eval-every", "100",
                  "--out", str(out), "--quiet"]) == 1
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     assert "non-finite" in line and f"minivae train --resume {out} --lr" in line
 
 
@@ -338,10 +323,10 @@ def test_divergence_in_a_process_prints_one_line_and_no_numpy_warnings(tmp_path)
                              "--lr", "1e3", "--eval-every", "100", "--out", str(out), "--quiet"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
-    assert "non-finite" in _one_line(result.stderr)
+    assert "non-finite" in one_line(result.stderr)
 
 
-def test_debug_shows_the_traceback_and_other_errors_are_one_line(tmp_path, monkeypatch, capsys):
+def test_debug_shows_the_traceback_and_other_errors_areone_line(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise RuntimeError("a defect")
 
@@ -349,7 +334,7 @@ def test_debug_shows_the_traceback_and_other_errors_are_one_line(tmp_path, monke
     run = tmp_path / "r"
     run.mkdir()
     assert main(["evaluate", str(run)]) == 1
-    assert "unexpected RuntimeError: a defect" in _one_line(capsys.readouterr().err)
+    assert "unexpected RuntimeError: a defect" in one_line(capsys.readouterr().err)
     assert main(["--debug", "evaluate", str(run)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("minivae evaluate: error")
@@ -391,12 +376,12 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"minivae {minivae.__version__}"
 
 
-def test_a_run_directory_in_use_fails_in_one_line(tmp_path, capsys):
+def test_a_run_directory_in_use_fails_inone_line(tmp_path, capsys):
     from minivae.training.runlock import lock_run
     with lock_run(tmp_path / "r"):
         assert main(["train", *FREY, "--samples", "200", "--out", str(tmp_path / "r"),
                      "--quiet"]) == 1
-    assert f"{tmp_path / 'r'} is in use" in _one_line(capsys.readouterr().err)
+    assert f"{tmp_path / 'r'} is in use" in one_line(capsys.readouterr().err)
 
 
 def test_resume_refuses_a_run_of_minivae_reproduce(frey_run, tmp_path, capsys):
@@ -406,7 +391,7 @@ def test_resume_refuses_a_run_of_minivae_reproduce(frey_run, tmp_path, capsys):
     run = tmp_path / "wakesleep"
     checkpoint.save(run, trainer.model, trainer,
                     extra={"dataset": "frey", "experiment": "reproduce"})
-    assert "minivae reproduce" in _refused(["train", "--resume", str(run)], capsys)
+    assert "minivae reproduce" in refused(["train", "--resume", str(run)], capsys)
 
 
 # -- --algorithm: wake-sleep and MCEM train and resume like AEVB (issue 16) ---------------------
@@ -439,17 +424,17 @@ def test_wakesleep_and_mcem_runs_resume_bit_exactly(tmp_path, algorithm):
 
 
 def test_resume_refuses_another_algorithm(frey_run, tmp_path, capsys):
-    line = _refused(["train", "--resume", str(frey_run), "--algorithm", "wakesleep"], capsys)
+    line = refused(["train", "--resume", str(frey_run), "--algorithm", "wakesleep"], capsys)
     assert "--algorithm wakesleep (the run's: aevb)" in line
     assert "--n-leapfrog applies to --algorithm mcem only; this run's algorithm is aevb" in \
-        _refused(["train", "--resume", str(frey_run), "--n-leapfrog", "4"], capsys)
-    assert "--n-updates, --target-accept apply to --algorithm mcem only" in _refused(
+        refused(["train", "--resume", str(frey_run), "--n-leapfrog", "4"], capsys)
+    assert "--n-updates, --target-accept apply to --algorithm mcem only" in refused(
         ["train", *FREY, "--n-updates", "2", "--target-accept", "0.8", "--out", str(tmp_path / "r")],
         capsys)
     assert not (tmp_path / "r").exists()
     mcem = tmp_path / "mcem"
     assert main(["train", *FREY, *ALGORITHM_RUNS["mcem"], "--samples", "100", "--out", str(mcem),
                  "--quiet"]) == 0
-    line = _refused(["train", "--resume", str(mcem), "--algorithm", "aevb", "--n-leapfrog", "4"],
-                    capsys)
+    line = refused(["train", "--resume", str(mcem), "--algorithm", "aevb", "--n-leapfrog", "4"],
+                   capsys)
     assert "--algorithm aevb (the run's: mcem)" in line and "--n-leapfrog 4 (the run's: 3)" in line

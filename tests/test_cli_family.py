@@ -8,17 +8,14 @@ import pytest
 from minivae.training import checkpoint
 from minivae.cli.commands import main
 
+from cli_errors import one_line, refused
+
 TINY = ["--dataset", "mnist", "--n-latent", "3", "--n-hidden", "20", "--eval-train-size", "200",
         "--seed", "1", "--quiet"]
 
 
 def _train(out, *extra):
     return main(["train", *TINY, "--eval-every", "1000", "--out", str(out), *extra])
-
-
-def _one_line(err):
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    return err.strip()
 
 
 @pytest.fixture(scope="module")
@@ -49,33 +46,23 @@ def test_resume_keeps_the_family_and_continues_exactly(laplace_run, tmp_path):
            [{k: v for k, v in r.items() if k != "wall_time"} for r in b.trainer["history"]]
 
 
-def _refused(argv, capsys):
-    capsys.readouterr()
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    assert status == 2
-    return _one_line(capsys.readouterr().err)
-
-
 def test_family_with_estimator_b_is_a_usage_error_saying_why(tmp_path, capsys):
-    line = _refused(["train", *TINY, "--samples", "1000", "--out", str(tmp_path / "r"),
-                     "--family", "laplace", "--estimator", "B"], capsys)
+    line = refused(["train", *TINY, "--samples", "1000", "--out", str(tmp_path / "r"),
+                    "--family", "laplace", "--estimator", "B"], capsys)
     assert "--family laplace cannot train with --estimator B" in line
     assert "closed form" in line and "--estimator A" in line
     assert not (tmp_path / "r").exists()
 
 
 def test_resume_refuses_another_family_or_estimator_b(laplace_run, capsys):
-    line = _refused(["train", "--resume", str(laplace_run), "--family", "cauchy"], capsys)
+    line = refused(["train", "--resume", str(laplace_run), "--family", "cauchy"], capsys)
     assert "--family cauchy (the run's: laplace)" in line
-    line = _refused(["train", "--resume", str(laplace_run), "--estimator", "B"], capsys)
+    line = refused(["train", "--resume", str(laplace_run), "--estimator", "B"], capsys)
     assert "--estimator B (the run's: A)" in line
 
 
 def test_an_unknown_family_is_refused_naming_the_choices(tmp_path, capsys):
-    line = _refused(["train", *TINY, "--out", str(tmp_path / "r"), "--family", "gamma"], capsys)
+    line = refused(["train", *TINY, "--out", str(tmp_path / "r"), "--family", "gamma"], capsys)
     assert "argument --family: invalid choice: 'gamma'" in line and "laplace" in line
 
 
@@ -84,9 +71,9 @@ def test_evaluate_a_laplace_run_defaults_to_estimator_a(laplace_run, capsys):
     assert main(["evaluate", str(laplace_run), "--n", "50", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["estimator"] == "A" and np.isfinite(result["test_bound"])
-    assert "closed form" in _refused(["evaluate", str(laplace_run), "--n", "50", "--estimator", "B"],
-                                     capsys)
-    assert "App. D" in _refused(["evaluate", str(laplace_run), "--n", "2", "--marginal", "hmc"], capsys)
+    assert "closed form" in refused(["evaluate", str(laplace_run), "--n", "50", "--estimator", "B"],
+                                    capsys)
+    assert "App. D" in refused(["evaluate", str(laplace_run), "--n", "2", "--marginal", "hmc"], capsys)
 
 
 def test_sample_a_laplace_run_titles_its_prior(laplace_run, tmp_path, capsys):
