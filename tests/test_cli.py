@@ -326,7 +326,7 @@ def test_divergence_in_a_process_prints_one_line_and_no_numpy_warnings(tmp_path)
     assert "non-finite" in one_line(result.stderr)
 
 
-def test_debug_shows_the_traceback_and_other_errors_areone_line(tmp_path, monkeypatch, capsys):
+def test_debug_shows_the_traceback_and_other_errors_are_one_line(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise RuntimeError("a defect")
 
@@ -376,7 +376,7 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"minivae {minivae.__version__}"
 
 
-def test_a_run_directory_in_use_fails_inone_line(tmp_path, capsys):
+def test_a_run_directory_in_use_fails_in_one_line(tmp_path, capsys):
     from minivae.training.runlock import lock_run
     with lock_run(tmp_path / "r"):
         assert main(["train", *FREY, "--samples", "200", "--out", str(tmp_path / "r"),
