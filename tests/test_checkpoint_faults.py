@@ -474,6 +474,23 @@ def test_json_writes_are_strict(tmp_path):
     assert strict_json((tmp_path / "out.json").read_text()) == {"bound": -1.5}
 
 
+def test_two_writers_of_one_file_each_write_their_own_temporary_file(tmp_path):
+    """Two ``reproduce fig2`` commands sharing OUT write the same CSV, JSON and PNG. A second
+    write that starts while the first is under way must not touch the first one's bytes: the
+    file ends as the last renamed, whole, and neither write fails."""
+    from minivae.training import atomicfile
+    target = tmp_path / "fig2_mnist.csv"
+
+    def first(f):
+        f.write(b"first ")
+        atomicfile.replace(target, lambda g: g.write(b"second, meanwhile"))
+        f.write(b"writer")
+
+    atomicfile.replace(target, first)
+    assert target.read_bytes() == b"first writer"
+    assert [p.name for p in tmp_path.iterdir()] == ["fig2_mnist.csv"]
+
+
 # ----------------------------------------------------------------------------------------------
 # One writer per run directory
 # ----------------------------------------------------------------------------------------------

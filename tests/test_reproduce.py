@@ -211,6 +211,9 @@ def test_fig2_writes_csv_json_png_for_both_algorithms(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert len(rows) == sum(len(r["history"]) for r in result["runs"])
     assert (tmp_path / "fig2_mnist.png").stat().st_size > 10_000
+    assert (tmp_path / "fig2_mnist.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["fig2_mnist.csv", "fig2_mnist.json", "fig2_mnist.png", "mnist"]
     out = capsys.readouterr().out
     assert "AEVB above WS" in out and f"{result['runs'][0]['active_units']}/2 active" in out
 

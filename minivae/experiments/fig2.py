@@ -12,6 +12,7 @@ Outputs in ``OUT``: ``fig2_<dataset>.csv`` (one row per evaluation), ``fig2_<dat
 times) and ``fig2_<dataset>.png`` (one panel per latent size, as the paper lays it out).
 """
 import csv
+import io
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -95,7 +96,7 @@ def summarize(runs):
 
 
 def _write_csv(runs, path):
-    with open(path, "w", newline="") as f:
+    with io.StringIO(newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["dataset", "n_latent", "algorithm", "lr", "samples", "train_bound",
                          "test_bound", "train_seconds"])
@@ -104,6 +105,8 @@ def _write_csv(runs, path):
                 writer.writerow([run["dataset"], run["n_latent"], run["algorithm"], run["lr"],
                                  r["samples"], r["train_bound"], r["test_bound"],
                                  round(r["wall_time"], 3)])
+        text = f.getvalue().encode()
+    atomicfile.replace(path, lambda out: out.write(text))
 
 
 def _active_units(spec, out, data):

@@ -1,16 +1,20 @@
 """Files written whole or not at all, and strict JSON.
 
-:func:`replace` writes a file through a temporary name beside it (``<name>.tmp``): the bytes are
-flushed and fsynced, the temporary file is renamed over the target (``os.replace``, atomic on
-POSIX) and the directory is fsynced. A crash at any instant therefore leaves the old file or the
-new one, never a mix. If writing fails (disk full, read-only directory, ...), the temporary file
-is removed, the old file is untouched, and an :class:`OSError` naming the target is raised.
+:func:`replace` writes a file through a temporary name beside it (``<name>.<random>.tmp``, new
+for every write): the bytes are flushed and fsynced, the temporary file is renamed over the
+target (``os.replace``, atomic on POSIX) and the directory is fsynced. A crash at any instant
+therefore leaves the old file or the new one, never a mix. Two processes writing the same file
+at once (two ``reproduce fig2`` commands sharing ``OUT``) each write their own temporary file,
+and the last rename wins, whole. If writing fails (disk full, read-only directory, ...), the
+temporary file is removed, the old file is untouched, and an :class:`OSError` naming the target
+is raised.
 
 :func:`dumps` and :func:`write_json` produce strict JSON (RFC 8259): a NaN or an infinity is an
 error, not the ``NaN`` token most JSON readers refuse. :func:`loads` refuses those tokens too.
 """
 import json
 import os
+import secrets
 from pathlib import Path
 
 __all__ = ["replace", "dumps", "loads", "write_json"]
@@ -42,10 +46,10 @@ def replace(path, write):
         naming ``path``, if it could not be written; the old ``path`` is then unchanged.
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         try:
-            with open(tmp, "wb") as f:
+            with open(tmp, "xb") as f:
                 write(f)
                 f.flush()
                 os.fsync(f.fileno())
