@@ -491,6 +491,28 @@ def test_two_writers_of_one_file_each_write_their_own_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["fig2_mnist.csv"]
 
 
+def test_tables_and_figures_are_written_whole_or_not_at_all(tmp_path):
+    import csv
+
+    import matplotlib.pyplot as plt
+
+    from minivae.training import atomicfile
+    table = tmp_path / "t.csv"
+    atomicfile.write_csv(table, [("n", "bound"), (1, -1.5), (2, "x,y")])
+    with open(table, newline="") as f:
+        assert list(csv.reader(f)) == [["n", "bound"], ["1", "-1.5"], ["2", "x,y"]]
+    figure = tmp_path / "f.png"
+    fig = plt.figure()
+    atomicfile.write_figure(fig, figure, dpi=20)
+    old = figure.read_bytes()
+    assert old.startswith(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(ValueError):   # a format matplotlib does not know: no file, no .tmp left
+        atomicfile.write_figure(fig, tmp_path / "f.nosuchformat")
+    plt.close(fig)
+    assert figure.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "t.csv"]
+
+
 # ----------------------------------------------------------------------------------------------
 # One writer per run directory
 # ----------------------------------------------------------------------------------------------

@@ -59,7 +59,9 @@ def test_fig3_writes_every_run_with_finite_estimates(fig3_dir):
     rows = list(csv.DictReader(open(out / "fig3_mnist.csv")))
     assert len(rows) == sum(len(r["marginal"]) for r in result["runs"])
     assert json.loads((out / "fig3_mnist.json").read_text())["settings"]["mcem_samples"] == 500
+    assert (out / "fig3_mnist.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert (out / "fig3_mnist.png").stat().st_size > 10_000
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_fig3_reads_finished_runs_instead_of_retraining(fig3_dir, monkeypatch):

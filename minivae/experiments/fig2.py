@@ -11,8 +11,6 @@ Outputs in ``OUT``: ``fig2_<dataset>.csv`` (one row per evaluation), ``fig2_<dat
 (settings, step-size pilots, histories, the final model's active latent units, summary, wall
 times) and ``fig2_<dataset>.png`` (one panel per latent size, as the paper lays it out).
 """
-import csv
-import io
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -96,17 +94,12 @@ def summarize(runs):
 
 
 def _write_csv(runs, path):
-    with io.StringIO(newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["dataset", "n_latent", "algorithm", "lr", "samples", "train_bound",
-                         "test_bound", "train_seconds"])
-        for run in runs:
-            for r in run["history"]:
-                writer.writerow([run["dataset"], run["n_latent"], run["algorithm"], run["lr"],
-                                 r["samples"], r["train_bound"], r["test_bound"],
-                                 round(r["wall_time"], 3)])
-        text = f.getvalue().encode()
-    atomicfile.replace(path, lambda out: out.write(text))
+    header = ["dataset", "n_latent", "algorithm", "lr", "samples", "train_bound", "test_bound",
+              "train_seconds"]
+    rows = [[run["dataset"], run["n_latent"], run["algorithm"], run["lr"], r["samples"],
+             r["train_bound"], r["test_bound"], round(r["wall_time"], 3)]
+            for run in runs for r in run["history"]]
+    atomicfile.write_csv(path, [header, *rows])
 
 
 def _active_units(spec, out, data):

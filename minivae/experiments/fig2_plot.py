@@ -40,7 +40,7 @@ def plot_fig2(runs, dataset, path, samples):
     ----------
     runs : list of dicts with ``n_latent``, ``algorithm``, ``lr``, ``history``
     dataset : ``"mnist"`` or ``"frey"``, for the titles
-    path : PNG file, written whole or not at all (:func:`~minivae.training.atomicfile.replace`)
+    path : PNG file, written whole or not at all (:func:`~minivae.training.atomicfile.write_figure`)
     samples : int, the budget, for the figure's title
     """
     latents = sorted({r["n_latent"] for r in runs})
@@ -53,6 +53,6 @@ def plot_fig2(runs, dataset, path, samples):
     axes[0][0].set_ylabel(r"lower bound $\mathcal{L}$ per datapoint (nats)")
     fig.suptitle(f"{title}: AEVB vs wake-sleep, {samples:,} training samples per run", fontsize=10)
     fig.tight_layout()
-    atomicfile.replace(path, lambda f: fig.savefig(f, format="png", dpi=120))
+    atomicfile.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

@@ -14,7 +14,6 @@ on the large set (say where in the results).
 Outputs in ``OUT``: ``fig3_mnist.csv`` (one row per estimate), ``fig3_mnist.json`` (settings,
 runs, wall times) and ``fig3_mnist.png`` (one panel per training-set size, like the paper's).
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -43,14 +42,10 @@ def _points(samples, start):
 def _write_csv(runs, path):
     keys = ("samples", "train_log_px", "train_mc_stderr", "test_log_px", "test_mc_stderr",
             "train_acceptance", "test_acceptance", "train_time", "seconds")
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("n_train", "algorithm", "lr") + keys)
-        for run in runs:
-            spec = run["spec"]
-            for r in run["marginal"]:
-                writer.writerow([spec["n_train"], spec["algorithm"], spec["lr"]] +
-                                [round(r[k], 4) if isinstance(r[k], float) else r[k] for k in keys])
+    rows = [[run["spec"]["n_train"], run["spec"]["algorithm"], run["spec"]["lr"]] +
+            [round(r[k], 4) if isinstance(r[k], float) else r[k] for k in keys]
+            for run in runs for r in run["marginal"]]
+    atomicfile.write_csv(path, [("n_train", "algorithm", "lr") + keys, *rows])
 
 
 def reproduce_fig3(out="runs/fig3", samples=FIG3_SAMPLES, train_sizes=TRAIN_SIZES,

@@ -4,6 +4,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..training import atomicfile  # noqa: E402
+
 __all__ = ["plot_fig3"]
 
 COLORS = {"aevb": "tab:red", "wakesleep": "tab:blue", "mcem": "tab:green"}
@@ -26,7 +28,8 @@ def _panel(ax, runs, n_train):
 
 
 def plot_fig3(runs, path):
-    """Write the Fig. 3 layout for ``runs`` (dicts of ``fig3_mnist.json``) to ``path`` (PNG)."""
+    """Write the Fig. 3 layout for ``runs`` (dicts of ``fig3_mnist.json``) to ``path`` (PNG),
+    whole or not at all."""
     sizes = sorted({r["spec"]["n_train"] for r in runs})
     fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), squeeze=False)
     for ax, n in zip(axes[0], sizes):
@@ -34,6 +37,6 @@ def plot_fig3(runs, path):
     axes[0][0].set_ylabel("marginal log-likelihood (nats)")
     fig.suptitle("MNIST, 3 latents: estimated log p(x) (App. D)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomicfile.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

@@ -7,17 +7,19 @@ therefore leaves the old file or the new one, never a mix. Two processes writing
 at once (two ``reproduce fig2`` commands sharing ``OUT``) each write their own temporary file,
 and the last rename wins, whole. If writing fails (disk full, read-only directory, ...), the
 temporary file is removed, the old file is untouched, and an :class:`OSError` naming the target
-is raised.
+is raised. :func:`write_csv` and :func:`write_figure` write tables and plots that way.
 
 :func:`dumps` and :func:`write_json` produce strict JSON (RFC 8259): a NaN or an infinity is an
 error, not the ``NaN`` token most JSON readers refuse. :func:`loads` refuses those tokens too.
 """
+import csv
+import io
 import json
 import os
 import secrets
 from pathlib import Path
 
-__all__ = ["replace", "dumps", "loads", "write_json"]
+__all__ = ["replace", "dumps", "loads", "write_json", "write_csv", "write_figure"]
 
 
 def _fsync_directory(directory):
@@ -85,3 +87,17 @@ def write_json(path, obj):
     """Write ``obj`` to ``path`` as strict JSON, whole or not at all (:func:`replace`)."""
     text = dumps(obj, what=str(path)).encode()
     replace(path, lambda f: f.write(text))
+
+
+def write_csv(path, rows):
+    """Write ``rows`` (the header first) to ``path`` as CSV, whole or not at all."""
+    with io.StringIO(newline="") as text:
+        csv.writer(text).writerows(rows)
+        data = text.getvalue().encode()
+    replace(path, lambda f: f.write(data))
+
+
+def write_figure(fig, path, **savefig):
+    """Save the matplotlib figure ``fig`` to ``path`` (the format from its suffix), whole or not
+    at all; ``savefig`` goes to ``fig.savefig``."""
+    replace(path, lambda f: fig.savefig(f, format=Path(path).suffix.lstrip("."), **savefig))

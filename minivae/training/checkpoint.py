@@ -21,9 +21,9 @@ A checkpoint is one file, ``DIR/checkpoint.npz``, holding
 :func:`restore_trainer` rebuilds the trainer of the recorded algorithm, whatever it is, and
 continues it bit for bit.
 
-One file is the unit: it is written to a temporary file beside it, fsynced and renamed over the old
-one (:func:`minivae.training.atomicfile.replace`), so a crash at any instant leaves the old checkpoint or
-the new one, whole, and a failed write (disk full, read-only directory) raises an
+One file is the unit: it is written to a temporary file beside it, fsynced and renamed over the
+old one (:func:`minivae.training.atomicfile.replace`), so a crash at any instant leaves the old
+checkpoint or the new one, whole, and a failed write (disk full, read-only directory) raises an
 :class:`OSError` naming the file and leaves the old checkpoint as it was.
 
 :func:`load` checks everything against the model, optimizer and trainer it describes: each
