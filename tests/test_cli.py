@@ -156,6 +156,16 @@ def test_invalid_values_are_refused_naming_the_argument(argv, named, frey_run, t
     assert not (tmp_path / "new").exists()
 
 
+def test_sample_refuses_an_out_it_cannot_write_a_figure_to(frey_run, tmp_path, capsys):
+    assert "is a directory" in refused(["sample", str(frey_run), "--out", str(tmp_path)], capsys)
+    for name in ("grid", "grid.txt"):
+        line = refused(["sample", str(frey_run), "--out", str(tmp_path / name)], capsys)
+        assert f"--out {tmp_path / name}: end the file name in one of .png, .pdf, .svg" in line
+    assert list(tmp_path.iterdir()) == []
+    assert main(["sample", str(frey_run), "--n", "4", "--out", str(tmp_path / "grid.svg")]) == 0
+    assert (tmp_path / "grid.svg").read_bytes().lstrip().startswith(b"<?xml")
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--batch-size", "2000"], "--batch-size 2,000 is larger than the training set (1,765"),
     (["--samples", "50"], "--samples 50 is not a whole number of minibatches"),

@@ -36,6 +36,15 @@ def test_help(module, capsys):
     assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("module", [compare, variance])
+def test_a_figure_path_without_a_known_suffix_is_refused_before_any_work(module, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--figure", str(tmp_path / "plot"), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert f"--figure {tmp_path / 'plot'}: end the file name in one of .png, .pdf, .svg" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_decoder_gradient_variance_is_the_same_for_estimators_a_and_b():
     model = VAE(10, 6, 2, init_std=0.3, seed=0)
     X = (np.random.default_rng(0).random((8, 10)) < 0.5) * 1.0

@@ -134,7 +134,7 @@ def reproduce_fullvb(out, settings=FullVBSettings(), quiet=False):
                 f"{k} {v:.4g}" for k, v in entry.items() if v is not None), flush=True)
     path = Path(out) / f"fullvb_{settings.dataset}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomicfile.replace(path, lambda f: f.write(atomicfile.dumps(result).encode()))
+    atomicfile.write_json(path, result)
     return result
 
 

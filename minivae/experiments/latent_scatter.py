@@ -6,6 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..training import atomicfile  # noqa: E402
+
 __all__ = ["plot_latent_means"]
 
 
@@ -42,6 +44,6 @@ def plot_latent_means(model, X, labels, path, title=""):
               title="label")
     ax.grid(True, alpha=0.25)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomicfile.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return mu

@@ -5,7 +5,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_bounds", "plot_history", "image_grid", "save_image_grid"]
+from ..training import atomicfile  # noqa: E402
+
+__all__ = ["FIGURE_SUFFIXES", "plot_bounds", "plot_history", "image_grid", "save_image_grid"]
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")  # what a figure path given on a command line may end in
 
 
 def plot_bounds(lines, path, title="", ylabel=r"lower bound $\mathcal{L}$ per datapoint (nats)"):
@@ -26,7 +30,7 @@ def plot_bounds(lines, path, title="", ylabel=r"lower bound $\mathcal{L}$ per da
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomicfile.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -67,6 +71,6 @@ def save_image_grid(images, image_shape, path, n_cols=10, title=""):
     ax.set_axis_off()
     if title:
         ax.set_title(title)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    atomicfile.write_figure(fig, path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path

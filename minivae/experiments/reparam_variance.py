@@ -28,6 +28,7 @@ from ..reparam import (Erlang, Exponential, Gaussian, Gumbel, Laplace, Logistic,
 from ..reparam.gradients import pathwise_samples, score_function_samples
 from ..training import atomicfile
 from ..training.trainer import Trainer
+from .plotting import FIGURE_SUFFIXES
 
 __all__ = ["estimator_gradient_variance", "family_gradient_variance", "TEST_FUNCTIONS", "FAMILY_CASES",
            "format_estimator_table", "format_family_table", "plot_variance", "main"]
@@ -137,9 +138,7 @@ def format_family_table(rows):
 
 def plot_variance(estimator_results, family_rows, path):
     """Three panels: pathwise vs score variance for each f, and estimator A vs B per model half."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt   # the Agg backend: set by .plotting
 
     fnames = list(dict.fromkeys(r["f"] for r in family_rows))
     fig, axes = plt.subplots(1, len(fnames) + 1, figsize=(5 * (len(fnames) + 1), 4.2),
@@ -170,7 +169,7 @@ def plot_variance(estimator_results, family_rows, path):
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomicfile.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -199,12 +198,15 @@ def _parser():
     p.add_argument("--family-draws", type=float, default=1e5, help="draws per family for pathwise vs score")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for results.json and tables.md")
-    p.add_argument("--figure", default=None, help="PNG with the three panels")
+    p.add_argument("--figure", default=None, help="figure with the three panels (.png, .pdf or .svg)")
     return p
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.figure and os.path.splitext(args.figure)[1].lower() not in FIGURE_SUFFIXES:
+        parser.error(f"--figure {args.figure}: end the file name in one of {', '.join(FIGURE_SUFFIXES)}")
     start = time.perf_counter()
     X = binarize_fixed(load_mnist("test")[0][:args.batch_size])
     models = _trained_models(args.n_hidden, args.n_latent, int(args.samples), args.seed)
@@ -221,8 +223,7 @@ def main(argv=None):
         atomicfile.write_json(os.path.join(args.out, "results.json"),
                               {"argv": vars(args), "estimators": estimator_results,
                                "families": family_rows})
-        with open(os.path.join(args.out, "tables.md"), "w") as fh:
-            fh.write(tables + "\n")
+        atomicfile.write_text(os.path.join(args.out, "tables.md"), tables + "\n")
     if args.figure:
         plot_variance(estimator_results, family_rows, args.figure)
     return estimator_results, family_rows

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..training import atomicfile  # noqa: E402
 from .plotting import image_grid  # noqa: E402
 
 __all__ = ["plot_sample_grids"]
@@ -36,6 +37,6 @@ def plot_sample_grids(models, image_shape, path, n=100, n_cols=10, seed=0, title
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomicfile.write_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

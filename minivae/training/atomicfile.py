@@ -7,7 +7,8 @@ therefore leaves the old file or the new one, never a mix. Two processes writing
 at once (two ``reproduce fig2`` commands sharing ``OUT``) each write their own temporary file,
 and the last rename wins, whole. If writing fails (disk full, read-only directory, ...), the
 temporary file is removed, the old file is untouched, and an :class:`OSError` naming the target
-is raised. :func:`write_csv` and :func:`write_figure` write tables and plots that way.
+is raised. :func:`write_text`, :func:`write_csv` and :func:`write_figure` write text, tables and
+plots that way; every table and figure of the experiments goes through them.
 
 :func:`dumps` and :func:`write_json` produce strict JSON (RFC 8259): a NaN or an infinity is an
 error, not the ``NaN`` token most JSON readers refuse. :func:`loads` refuses those tokens too.
@@ -19,7 +20,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["replace", "dumps", "loads", "write_json", "write_csv", "write_figure"]
+__all__ = ["replace", "dumps", "loads", "write_json", "write_text", "write_csv", "write_figure"]
 
 
 def _fsync_directory(directory):
@@ -83,21 +84,31 @@ def loads(text):
     return json.loads(text, parse_constant=_refuse_constant)
 
 
+def write_text(path, text):
+    """Write the string ``text`` to ``path`` as UTF-8, whole or not at all (:func:`replace`)."""
+    data = text.encode()
+    replace(path, lambda f: f.write(data))
+
+
 def write_json(path, obj):
-    """Write ``obj`` to ``path`` as strict JSON, whole or not at all (:func:`replace`)."""
-    text = dumps(obj, what=str(path)).encode()
-    replace(path, lambda f: f.write(text))
+    """Write ``obj`` to ``path`` as strict JSON, whole or not at all."""
+    write_text(path, dumps(obj, what=str(path)))
 
 
 def write_csv(path, rows):
     """Write ``rows`` (the header first) to ``path`` as CSV, whole or not at all."""
     with io.StringIO(newline="") as text:
         csv.writer(text).writerows(rows)
-        data = text.getvalue().encode()
-    replace(path, lambda f: f.write(data))
+        write_text(path, text.getvalue())
 
 
 def write_figure(fig, path, **savefig):
     """Save the matplotlib figure ``fig`` to ``path`` (the format from its suffix), whole or not
-    at all; ``savefig`` goes to ``fig.savefig``."""
-    replace(path, lambda f: fig.savefig(f, format=Path(path).suffix.lstrip("."), **savefig))
+    at all; ``savefig`` goes to ``fig.savefig``. An unknown or missing suffix raises
+    ``ValueError`` before anything is written."""
+    fmt = Path(path).suffix.lstrip(".").lower()
+    supported = fig.canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise ValueError(f"cannot tell a figure format from {str(path)!r}: end it in one of "
+                         + ", ".join(f".{s}" for s in sorted(supported)))
+    replace(path, lambda f: fig.savefig(f, format=fmt, **savefig))
