@@ -160,7 +160,7 @@ def test_sample_refuses_an_out_it_cannot_write_a_figure_to(frey_run, tmp_path, c
     assert "is a directory" in refused(["sample", str(frey_run), "--out", str(tmp_path)], capsys)
     for name in ("grid", "grid.txt"):
         line = refused(["sample", str(frey_run), "--out", str(tmp_path / name)], capsys)
-        assert f"--out {tmp_path / name}: end the file name in one of .png, .pdf, .svg" in line
+        assert f"argument --out: {tmp_path / name}: end the file name in one of .png, .pdf, .svg" in line
     assert list(tmp_path.iterdir()) == []
     assert main(["sample", str(frey_run), "--n", "4", "--out", str(tmp_path / "grid.svg")]) == 0
     assert (tmp_path / "grid.svg").read_bytes().lstrip().startswith(b"<?xml")

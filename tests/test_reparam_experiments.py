@@ -41,7 +41,8 @@ def test_a_figure_path_without_a_known_suffix_is_refused_before_any_work(module,
     with pytest.raises(SystemExit) as exit_info:
         module.main(["--figure", str(tmp_path / "plot"), "--out", str(tmp_path / "out")])
     assert exit_info.value.code == 2
-    assert f"--figure {tmp_path / 'plot'}: end the file name in one of .png, .pdf, .svg" in capsys.readouterr().err
+    assert (f"argument --figure: {tmp_path / 'plot'}: end the file name in one of .png, .pdf, .svg"
+            in capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
 
 

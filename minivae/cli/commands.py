@@ -25,7 +25,7 @@ from ..datasets import binarize_fixed
 from ..decoder import decoder_names, get_decoder
 from ..estimators import ESTIMATORS
 from ..experiments.active_units import ACTIVE_THRESHOLD, count_active, latent_activity
-from ..experiments.plotting import FIGURE_SUFFIXES, plot_history, save_image_grid
+from ..experiments.plotting import figure_path, plot_history, save_image_grid
 from ..experiments.presets import PRESETS, get_preset
 from ..latent import LATENT_FAMILIES
 from ..marginal.appendix_d import appendix_d_log_px
@@ -490,10 +490,8 @@ def _evaluate(args):
 
 def _sample(args):
     out = Path(args.out) if args.out else Path(args.dir) / "samples.png"
-    if out.is_dir():
+    if out.is_dir():  # the default; figure_path checked --out
         raise UsageError(f"--out {out} is a directory; give the path of a PNG file")
-    if out.suffix.lower() not in FIGURE_SUFFIXES:
-        raise UsageError(f"--out {out}: end the file name in one of {', '.join(FIGURE_SUFFIXES)}")
     ckpt = _load(args.dir)
     preset = get_preset(ckpt.extra["dataset"])
     images = ckpt.model.sample(args.n, rng=np.random.default_rng(args.seed))
@@ -621,7 +619,8 @@ def _add_sample_options(p):
     p.add_argument("--cols", type=positive_count, default=10,
                    help="images per row of the grid (default 10)")
     p.add_argument("--seed", type=count, default=0, help="seeds z (default 0)")
-    p.add_argument("--out", metavar="PNG", help="PNG path (default DIR/samples.png; .pdf and .svg work too)")
+    p.add_argument("--out", metavar="PNG", type=figure_path,
+                   help="PNG path (default DIR/samples.png; .pdf and .svg work too)")
     p.set_defaults(func=_sample)
 
 

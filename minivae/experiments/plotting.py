@@ -1,4 +1,7 @@
 """Figures: the bound against training samples seen (as the paper's Fig. 2) and image grids."""
+import argparse
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,9 +10,21 @@ import numpy as np  # noqa: E402
 
 from ..training import atomicfile  # noqa: E402
 
-__all__ = ["FIGURE_SUFFIXES", "plot_bounds", "plot_history", "image_grid", "save_image_grid"]
+__all__ = ["FIGURE_SUFFIXES", "figure_path", "plot_bounds", "plot_history", "image_grid",
+           "save_image_grid"]
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")  # what a figure path given on a command line may end in
+
+
+def figure_path(text):
+    """An argparse type: a file path ending in one of :data:`FIGURE_SUFFIXES`, checked before
+    any work is done."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give the path of a figure file")
+    if Path(text).suffix.lower() not in FIGURE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"{text}: end the file name in one of {', '.join(FIGURE_SUFFIXES)}")
+    return text
 
 
 def plot_bounds(lines, path, title="", ylabel=r"lower bound $\mathcal{L}$ per datapoint (nats)"):

@@ -29,7 +29,7 @@ from ..optim import Adagrad
 from ..training import atomicfile
 from ..training.evaluation import bound_per_datapoint
 from ..training.trainer import Trainer
-from .plotting import FIGURE_SUFFIXES, plot_bounds
+from .plotting import figure_path, plot_bounds
 
 __all__ = ["run_one", "compare", "format_table", "plot_runs", "main"]
 
@@ -155,15 +155,13 @@ def _parser():
     p.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
     p.add_argument("--eval-every", type=float, default=None, help="default: a tenth of --samples")
     p.add_argument("--out", default=None, help="directory for results.json and table.md")
-    p.add_argument("--figure", default=None, help="figure of the test bound against samples (.png, .pdf or .svg)")
+    p.add_argument("--figure", type=figure_path, default=None,
+                   help="figure of the test bound against samples (.png, .pdf or .svg)")
     return p
 
 
 def main(argv=None):
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.figure and os.path.splitext(args.figure)[1].lower() not in FIGURE_SUFFIXES:
-        parser.error(f"--figure {args.figure}: end the file name in one of {', '.join(FIGURE_SUFFIXES)}")
+    args = _parser().parse_args(argv)
     samples = int(args.samples)
     eval_every = int(args.eval_every) if args.eval_every else max(samples // 10, args.batch_size)
     start = time.perf_counter()

@@ -28,7 +28,7 @@ from ..reparam import (Erlang, Exponential, Gaussian, Gumbel, Laplace, Logistic,
 from ..reparam.gradients import pathwise_samples, score_function_samples
 from ..training import atomicfile
 from ..training.trainer import Trainer
-from .plotting import FIGURE_SUFFIXES
+from .plotting import figure_path
 
 __all__ = ["estimator_gradient_variance", "family_gradient_variance", "TEST_FUNCTIONS", "FAMILY_CASES",
            "format_estimator_table", "format_family_table", "plot_variance", "main"]
@@ -198,15 +198,13 @@ def _parser():
     p.add_argument("--family-draws", type=float, default=1e5, help="draws per family for pathwise vs score")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for results.json and tables.md")
-    p.add_argument("--figure", default=None, help="figure with the three panels (.png, .pdf or .svg)")
+    p.add_argument("--figure", type=figure_path, default=None,
+                   help="figure with the three panels (.png, .pdf or .svg)")
     return p
 
 
 def main(argv=None):
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.figure and os.path.splitext(args.figure)[1].lower() not in FIGURE_SUFFIXES:
-        parser.error(f"--figure {args.figure}: end the file name in one of {', '.join(FIGURE_SUFFIXES)}")
+    args = _parser().parse_args(argv)
     start = time.perf_counter()
     X = binarize_fixed(load_mnist("test")[0][:args.batch_size])
     models = _trained_models(args.n_hidden, args.n_latent, int(args.samples), args.seed)
