@@ -55,6 +55,26 @@ def test_glorot_uniform_bounds_weights_by_fan_in_and_out_and_zeros_biases():
     assert model.params["enc.W1"].base is not None  # still views of the flat buffer
 
 
+def test_pixel_logits_are_the_logits_of_the_clipped_pixel_means():
+    X = np.array([[0.0, 0.5, 1.0], [0.0, 0.3, 1.0]])
+    mean = np.array([0.001, 0.4, 0.999])
+    np.testing.assert_allclose(iwae.pixel_logits(X), np.log(mean / (1 - mean)), rtol=1e-12)
+
+
+def test_the_pixel_logits_start_changes_only_the_decoders_output_bias():
+    X = np.random.default_rng(1).random((30, 784))
+    zero = iwae._new_trainer(TINY, X, None, []).model.params
+    logits = iwae._new_trainer(replace(TINY, output_bias="pixel-logits"), X, None, []).model.params
+    for name, p in zero.items():
+        if name == "dec.b_logits":
+            assert not p.any()
+            np.testing.assert_array_equal(logits[name], iwae.pixel_logits(X))
+        else:
+            np.testing.assert_array_equal(logits[name], p, err_msg=name)
+    with pytest.raises(ValueError, match="output_bias must be one of"):
+        iwae._new_trainer(replace(TINY, output_bias="mean"), X, None, [])
+
+
 def test_active_units_count_the_encoder_means_whose_variance_over_x_exceeds_0_01():
     """Identity encoder: mu_j = s_j x_j with x_j a fair coin, so A_j = s_j^2 / 4 exactly."""
     model = VAE(4, 4, 4, activation="identity", seed=0)
@@ -166,9 +186,21 @@ def test_the_checkpoints_elapsed_time_counts_only_wall_time(tmp_path, monkeypatc
 
 def test_a_directory_with_other_settings_is_refused(tmp_path):
     iwae.reproduce_iwae(tmp_path, replace(TINY, n_stages=1), quiet=True)
-    for change in ({"seed": 1}, {"k": 6}, {"dtype": "float32"}):
+    for change in ({"seed": 1}, {"k": 6}, {"dtype": "float32"}, {"output_bias": "pixel-logits"}):
         with pytest.raises(ValueError, match="holds an iwae run with " + next(iter(change))):
             iwae.reproduce_iwae(tmp_path, replace(TINY, **change), quiet=True)
+
+
+def test_a_run_saved_before_the_output_bias_option_continues_as_zero(tmp_path, monkeypatch):
+    identity = iwae.IwaeSettings.identity
+    monkeypatch.setattr(iwae.IwaeSettings, "identity",
+                        lambda self: {k: v for k, v in identity(self).items() if k != "output_bias"})
+    one = iwae.reproduce_iwae(tmp_path, replace(TINY, n_stages=1), quiet=True)
+    assert "output_bias" not in json.loads((tmp_path / "iwae.json").read_text())["settings"]
+    monkeypatch.undo()
+    assert iwae.reproduce_iwae(tmp_path, TINY, quiet=True)[0] == one[0]
+    with pytest.raises(ValueError, match="holds an iwae run with output_bias 'zero'"):
+        iwae.reproduce_iwae(tmp_path, replace(TINY, output_bias="pixel-logits"), quiet=True)
 
 
 def test_a_run_directory_in_use_or_holding_another_experiment_is_refused(tmp_path):
@@ -215,11 +247,22 @@ def test_too_many_stages_are_refused_in_one_line(argv, message, tmp_path, capsys
 
 @pytest.mark.parametrize("argv", [["--stages", "0"], ["--k", "0"], ["--k", "1.5"],
                                   ["--dtype", "float16"], ["--seed", "-1"],
-                                  ["--checkpoint-every", "0"], []])
+                                  ["--checkpoint-every", "0"], ["--output-bias", "mean"], []])
 def test_bad_arguments_are_refused_by_the_parser(argv):
     out = [] if argv == [] else ["--out", "x"]   # [] : --out is required
     with pytest.raises(SystemExit):
         build_parser().parse_args(["reproduce", "iwae", *argv, *out])
+
+
+def test_output_bias_reaches_the_runs_settings(tmp_path, monkeypatch):
+    from minivae.cli import reproduce
+    seen = []
+    record = {"stage": 0, "total_passes": 1, "test_nll": 90.0, "k": 5, "active_units": 3}
+    monkeypatch.setattr(reproduce, "reproduce_iwae",
+                        lambda out, settings, quiet: seen.append(settings) or [record])
+    for argv, expected in (([], "zero"), (["--output-bias", "pixel-logits"], "pixel-logits")):
+        assert main(["reproduce", "iwae", "--fast", *argv, "--out", str(tmp_path)]) == 0
+        assert seen.pop().output_bias == expected
 
 
 def test_out_that_is_a_file_is_refused(tmp_path, capsys):

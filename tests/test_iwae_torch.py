@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from minivae.cli import main
-from minivae.experiments import iwae_torch
+from minivae.experiments import iwae, iwae_torch
 from minivae.experiments.iwae import N_LATENT
 from minivae.experiments.iwae_torch import (FAST, THEIR_CHOICES, TheirAdam, start_params, to_vae,
                                             torch_bound)
@@ -88,10 +88,16 @@ def test_their_adam_steps_with_the_moments_from_before_its_gradient():
                                rtol=1e-14)
 
 
-def test_outbias_starts_the_output_bias_at_the_clipped_pixel_logits():
-    X = np.array([[0.0, 0.5, 1.0], [0.0, 0.3, 1.0]])
-    mean = np.array([0.001, 0.4, 0.999])
-    np.testing.assert_allclose(iwae_torch._output_bias(X), np.log(mean / (1 - mean)))
+def test_outbias_starts_where_reproduce_iwae_starts_with_pixel_logits():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, D)) < 0.3).astype(np.float64)
+    settings = dataclasses.replace(FAST, seed=2, choices=("outbias",))
+    theirs = iwae_torch._torch_params(torch, settings, X)
+    ours = iwae._new_trainer(iwae.IwaeSettings(seed=2, output_bias="pixel-logits"), X, None, [])
+    assert set(theirs) == set(ours.model.params)
+    for name, p in ours.model.params.items():
+        np.testing.assert_array_equal(theirs[name].detach().numpy(), p, err_msg=name)
 
 
 def test_every_choice_is_described_in_the_help(capsys):

@@ -19,7 +19,7 @@ from ..experiments.fig3_run import FIG3_ALGORITHMS, MarginalSettings
 from ..experiments.fullvb import RUNS as FULLVB_RUNS
 from ..experiments.fullvb import FullVBSettings, fast_settings, format_fullvb, reproduce_fullvb
 from ..experiments.iwae import FAST as IWAE_FAST
-from ..experiments.iwae import IwaeSettings, reproduce_iwae
+from ..experiments.iwae import OUTPUT_BIAS, IwaeSettings, reproduce_iwae
 from ..experiments.iwae_schedule import N_STAGES
 from ..experiments.iwae_torch import FAST as TORCH_FAST
 from ..experiments.iwae_torch import (THEIR_CHOICES, TorchSettings, format_record,
@@ -114,6 +114,7 @@ def _iwae(args):
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} is a file, not a directory")
     settings = dataclasses.replace(fast, n_stages=n_stages, seed=args.seed, dtype=args.dtype,
+                                   output_bias=args.output_bias,
                                    k=fast.k if args.k is None else args.k,
                                    checkpoint_every=args.checkpoint_every or fast.checkpoint_every)
     records = reproduce_iwae(args.out, settings, quiet=args.quiet)
@@ -321,6 +322,10 @@ See docs/iwae.md.""",
                    help="seeds initialization, minibatches, binarization and noise (default 0)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="float64 (default) or float32 (faster)")
+    p.add_argument("--output-bias", choices=OUTPUT_BIAS, default="zero",
+                   help="the decoder's starting output bias: zero (default; the paper does not "
+                        "say) or pixel-logits, the logits of the training set's mean pixel "
+                        "intensities, as the IWAE authors' code starts it")
     p.add_argument("--checkpoint-every", type=positive_count,
                    help=f"training samples between checkpoints (default {full.checkpoint_every:,})")
     p.add_argument("--fast", action="store_true",

@@ -3,9 +3,10 @@ Salakhutdinov, ICLR 2016, Table 1: test NLL 86.76 nats, 19 active units).
 
 The model: 784 -> 200 tanh -> 200 tanh -> 50 Gaussian latents (a log-variance head), decoder
 50 -> 200 tanh -> 200 tanh -> 784 Bernoulli; Glorot-uniform weights and zero biases
-(:mod:`~minivae.experiments.glorot`). Training: estimator B with one sample ($k = 1$), minibatches
-of 20 drawn by shuffling each pass, a fresh binarization of every minibatch, no weight prior,
-Adam ($\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-4}$) on the schedule of
+(:mod:`~minivae.experiments.glorot`), or, with ``output_bias="pixel-logits"``, the decoder's
+output bias started as the IWAE authors' code starts it (:func:`pixel_logits`). Training:
+estimator B with one sample ($k = 1$), minibatches of 20 drawn by shuffling each pass, a fresh
+binarization of every minibatch, no weight prior, Adam ($\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-4}$) on the schedule of
 :mod:`~minivae.experiments.iwae_schedule`; a new stage changes only Adam's step size (its moments
 and step count carry over).
 
@@ -42,7 +43,8 @@ from .iwae_schedule import N_STAGES, stages
 from .runs import load_data
 
 __all__ = ["IwaeSettings", "FAST", "PAPER", "BATCH_SIZE", "N_HIDDEN", "N_LATENT", "ADAM",
-           "reproduce_iwae", "evaluate_stage", "mnist_split", "format_stage", "RESULTS"]
+           "OUTPUT_BIAS", "pixel_logits", "reproduce_iwae", "evaluate_stage", "mnist_split",
+           "format_stage", "RESULTS"]
 
 BATCH_SIZE = 20
 N_HIDDEN = [200, 200]
@@ -53,16 +55,21 @@ PAPER = {"test_nll": 86.76, "active_units": 19,
          "source": "Burda, Grosse & Salakhutdinov (ICLR 2016), Table 1: VAE, 1 stochastic layer, "
                    "k = 1, dynamically binarized MNIST"}
 RESULTS = "iwae.json"
+OUTPUT_BIAS = ("zero", "pixel-logits")
+"""How the decoder's output bias starts: at 0 (the default; the paper does not say), or at the
+logits of the training set's mean pixel intensities, as in the IWAE authors' code."""
 
 
 @dataclass(frozen=True)
 class IwaeSettings:
-    """What a run does: how many stages, the evaluation's $k$, the seed and dtype, the data (the
-    first ``n_train`` / ``n_test`` rows of MNIST; ``None``: all) and how often it checkpoints."""
+    """What a run does: how many stages, the evaluation's $k$, the seed and dtype, the decoder's
+    starting output bias (one of :data:`OUTPUT_BIAS`), the data (the first ``n_train`` /
+    ``n_test`` rows of MNIST; ``None``: all) and how often it checkpoints."""
     n_stages: int = N_STAGES
     k: int = 5000
     seed: int = 0
     dtype: str = "float64"
+    output_bias: str = "zero"
     n_train: int | None = None
     n_test: int | None = None
     eval_train_size: int = 10_000
@@ -71,7 +78,8 @@ class IwaeSettings:
     def identity(self):
         """The settings a resumed run must share (the rest may change between invocations)."""
         return {"seed": self.seed, "dtype": self.dtype, "n_train": self.n_train,
-                "n_test": self.n_test, "eval_train_size": self.eval_train_size, "k": self.k}
+                "n_test": self.n_test, "eval_train_size": self.eval_train_size, "k": self.k,
+                "output_bias": self.output_bias}
 
 
 FAST = IwaeSettings(n_stages=3, k=100, n_train=1000, n_test=500, eval_train_size=500,
@@ -80,20 +88,35 @@ FAST = IwaeSettings(n_stages=3, k=100, n_train=1000, n_test=500, eval_train_size
 images with k = 100."""
 
 
-def _protocol():
+def _protocol(settings):
+    init = {"zero": "glorot_uniform, zero biases",
+            "pixel-logits": "glorot_uniform, zero biases but the decoder's output bias: the "
+                            "logits of the training set's pixel means"}[settings.output_bias]
     return {"n_hidden": N_HIDDEN, "n_latent": N_LATENT, "activation": "tanh",
-            "decoder": "bernoulli", "init": "glorot_uniform, zero biases", "batch_size": BATCH_SIZE,
+            "decoder": "bernoulli", "init": init, "batch_size": BATCH_SIZE,
             "estimator": "B", "L": 1, "weight_prior": False, "binarization": "dynamic",
             "optimizer": {"name": "adam", **ADAM},
             "schedule": "3**i passes at lr 0.001 * 10**(-i/7), i = 0..7"}
 
 
+def pixel_logits(X_train):
+    """The logits of ``X_train``'s mean pixel intensities, the means clipped to [0.001, 0.999]:
+    the decoder's output bias that makes $p(x|z)$ the training set's pixel means when the last
+    hidden layer contributes nothing."""
+    mean = np.clip(X_train.mean(axis=0), 0.001, 0.999)
+    return np.log(mean) - np.log1p(-mean)
+
+
 # -- opening and saving the run --------------------------------------------------------------
 
 def _new_trainer(settings, X_train, X_test, callbacks):
+    if settings.output_bias not in OUTPUT_BIAS:
+        raise ValueError(f"output_bias must be one of {OUTPUT_BIAS}, got {settings.output_bias!r}")
     model = VAE(X_train.shape[1], N_HIDDEN, N_LATENT, decoder="bernoulli", activation="tanh",
                 seed=settings.seed, dtype=settings.dtype)
     glorot_uniform(model, np.random.default_rng([settings.seed, 4]))
+    if settings.output_bias == "pixel-logits":
+        model.params["dec.b_logits"][...] = pixel_logits(X_train)
     return Trainer(model, X_train, X_test, optimizer=Adam(lr=stages(1)[0].lr, **ADAM),
                    batch_size=BATCH_SIZE, L=1, estimator="B", weight_prior=False,
                    binarization="dynamic", seed=settings.seed,
@@ -106,6 +129,7 @@ def _refuse(directory, what, saved, asked):
 
 
 def _check_identity(directory, saved, settings):
+    saved = {"output_bias": "zero", **saved}  # runs saved before the option started at zero
     for key, value in settings.identity().items():
         if saved.get(key) != value:
             _refuse(directory, key, saved.get(key), value)
@@ -127,7 +151,7 @@ def _open_trainer(settings, directory, X_train, X_test, callbacks):
 
 def _save(trainer, directory, settings, stage, elapsed):
     extra = {"experiment": "iwae", "dataset": "mnist", "settings": settings.identity(),
-             "protocol": _protocol(), "stage": stage.index, "stage_lr": stage.lr,
+             "protocol": _protocol(settings), "stage": stage.index, "stage_lr": stage.lr,
              "elapsed": elapsed}
     checkpoint.save(directory, trainer.model, trainer, extra=extra)
 
@@ -160,7 +184,7 @@ def _read_results(directory, settings):
 
 def _write_results(directory, settings, records):
     atomicfile.write_json(directory / RESULTS, {
-        "experiment": "iwae", "paper": PAPER, "protocol": _protocol(),
+        "experiment": "iwae", "paper": PAPER, "protocol": _protocol(settings),
         "settings": settings.identity(), "stages": records})
 
 

@@ -29,7 +29,8 @@ from ..training.evaluation import mean_bound
 from ..training.progress import format_seconds
 from ..training.runlock import lock_run
 from .glorot import glorot_uniform
-from .iwae import ADAM, BATCH_SIZE, N_HIDDEN, N_LATENT, PAPER, evaluate_stage, mnist_split
+from .iwae import (ADAM, BATCH_SIZE, N_HIDDEN, N_LATENT, PAPER, evaluate_stage, mnist_split,
+                   pixel_logits)
 from .iwae_schedule import N_STAGES, stages
 
 __all__ = ["THEIR_CHOICES", "TorchSettings", "FAST", "available", "reproduce_iwae_torch",
@@ -192,15 +193,10 @@ def to_vae(params, choices=(), dtype="float64"):
     return model
 
 
-def _output_bias(X_train):
-    mean = np.clip(X_train.mean(axis=0), 0.001, 0.999)
-    return np.log(mean) - np.log1p(-mean)
-
-
 def _torch_params(torch, settings, X_train):
     start = start_params(X_train.shape[1], settings.seed, settings.dtype)
     if "outbias" in settings.choices:
-        start["dec.b_logits"] = _output_bias(X_train).astype(settings.dtype)
+        start["dec.b_logits"] = pixel_logits(X_train).astype(settings.dtype)
     return {name: torch.tensor(p, requires_grad=True) for name, p in start.items()}
 
 
