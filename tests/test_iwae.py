@@ -193,8 +193,8 @@ def test_a_directory_with_other_settings_is_refused(tmp_path):
 
 def test_a_run_saved_before_the_output_bias_option_continues_as_zero(tmp_path, monkeypatch):
     identity = iwae.IwaeSettings.identity
-    monkeypatch.setattr(iwae.IwaeSettings, "identity",
-                        lambda self: {k: v for k, v in identity(self).items() if k != "output_bias"})
+    old = lambda self: {k: v for k, v in identity(self).items() if k != "output_bias"}  # noqa: E731
+    monkeypatch.setattr(iwae.IwaeSettings, "identity", old)
     one = iwae.reproduce_iwae(tmp_path, replace(TINY, n_stages=1), quiet=True)
     assert "output_bias" not in json.loads((tmp_path / "iwae.json").read_text())["settings"]
     monkeypatch.undo()

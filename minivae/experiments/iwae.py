@@ -6,9 +6,9 @@ The model: 784 -> 200 tanh -> 200 tanh -> 50 Gaussian latents (a log-variance he
 (:mod:`~minivae.experiments.glorot`), or, with ``output_bias="pixel-logits"``, the decoder's
 output bias started as the IWAE authors' code starts it (:func:`pixel_logits`). Training:
 estimator B with one sample ($k = 1$), minibatches of 20 drawn by shuffling each pass, a fresh
-binarization of every minibatch, no weight prior, Adam ($\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-4}$) on the schedule of
-:mod:`~minivae.experiments.iwae_schedule`; a new stage changes only Adam's step size (its moments
-and step count carry over).
+binarization of every minibatch, no weight prior, Adam ($\beta_1 = 0.9$, $\beta_2 = 0.999$,
+$\epsilon = 10^{-4}$) on the schedule of :mod:`~minivae.experiments.iwae_schedule`; a new stage
+changes only Adam's step size (its moments and step count carry over).
 
 After every stage: the test NLL $-\frac1N\sum_x \log \hat p_k(x)$ by importance sampling with
 $k$ samples (:func:`~minivae.marginal.importance.importance_log_px`), the bound (estimator B,
